@@ -1,0 +1,551 @@
+"""The analytical engine: phases, pipeline parallelism, memory and metrics, vectorized.
+
+Everything here works on numpy arrays over scenarios that share one model architecture; the
+caller (:mod:`genz.predict`) groups rows by model, so a million scenarios cost a few dozen array
+passes, never a Python loop per scenario.
+
+Timing of a phase
+    A phase is ``n`` iterations; iteration ``j`` processes ``t`` new tokens for each of ``S``
+    sequences with ``s_j = s0 + j·Δ`` tokens already cached. Each operator's time is a roofline
+    ``max(FLOPs/rate, bytes/bandwidth)``, with FLOPs and bytes affine in ``s`` (capped by a sliding
+    window), so the sum over iterations is computed exactly in closed form
+    (:func:`sum_max_affine`). Prefill is one iteration over the prompt; decode is ``output-1``
+    iterations of one token, context growing by one each.
+
+Pipeline parallelism
+    Layers are split over ``pp`` stages; a batch is split into ``m = min(batch, pp)`` micro-batches.
+    A prefill takes ``(m + pp - 1)`` stage slots plus ``pp - 1`` activation hops; a decode round
+    (every sequence advances one token) takes ``max(m, pp)`` stage slots plus ``pp`` hops. Stage
+    imbalance (layers not divisible by ``pp``) is counted.
+
+Metrics (per CONTRACT.md and the measurement README)
+    TTFT = prefill of the whole batch. TPOT = mean decode step over the output (the first output
+    token comes from the prefill). e2e = TTFT + Σ decode steps. Throughput = batch·output/e2e.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import collectives as coll
+from .modelspec import Attention, Mamba, ModelSpec
+from .ops import INF, Op, Par, Step, model_ops
+
+#: fallback per-iteration token budget of a serving framework (activation workspace sizing)
+DEFAULT_TOKEN_BUDGET = 8192
+
+
+@dataclass
+class Inputs:
+    """Scenario arrays for one model (all numpy, same length)."""
+
+    B: np.ndarray  # requests in the batch (whole system)
+    L: np.ndarray  # prompt tokens per request
+    O: np.ndarray  # output tokens per request
+    tp: np.ndarray
+    pp: np.ndarray
+    ep: np.ndarray
+    dp: np.ndarray
+    cp: np.ndarray
+    beams: np.ndarray
+    devices: np.ndarray
+    chunk: np.ndarray  # chunked-prefill token budget (0 = off)
+    budget: np.ndarray  # per-iteration token budget for workspace (0 = default)
+    wb: np.ndarray
+    ab: np.ndarray
+    kvb: np.ndarray
+    eb: np.ndarray
+    peak_matrix: np.ndarray  # FLOP/s at the compute dtype
+    peak_attn: np.ndarray  # FLOP/s for the attention kernel
+    peak_16: np.ndarray  # FLOP/s at 16 bit (LM head)
+    peak_vector: np.ndarray  # FLOP/s of element-wise work
+    hbm_bw: np.ndarray  # bytes/s
+    hbm_bytes: np.ndarray  # bytes
+    up_bw: np.ndarray
+    up_lat: np.ndarray
+    domain: np.ndarray
+    out_bw: np.ndarray
+    out_lat: np.ndarray
+    host_bw: np.ndarray
+    eff: dict[str, np.ndarray]  # efficiency factors by name (see genz.efficiency)
+    offload_w: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bool: weights may spill to host
+    offload_kv: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bool: KV may spill to host
+
+    def __post_init__(self) -> None:
+        n = len(self.B)
+        if self.offload_w.shape != (n,):
+            self.offload_w = np.zeros(n, dtype=bool)
+        if self.offload_kv.shape != (n,):
+            self.offload_kv = np.zeros(n, dtype=bool)
+
+    def __len__(self) -> int:
+        return len(self.B)
+
+    def take(self, idx: np.ndarray) -> Inputs:
+        """A subset of scenarios."""
+        kw = {}
+        for k, v in self.__dict__.items():
+            if k == "eff":
+                kw[k] = {n: a[idx] for n, a in v.items()}
+            else:
+                kw[k] = v[idx]
+        return Inputs(**kw)
+
+    def net(self) -> coll.Net:
+        e = self.eff["network"]
+        return coll.Net(up_bw=self.up_bw * e, up_lat=self.up_lat, domain=self.domain,
+                        out_bw=self.out_bw * e, out_lat=self.out_lat)
+
+    def par(self) -> Par:
+        return Par(tp=self.tp, pp=self.pp, ep=self.ep, dp=self.dp, cp=self.cp, wb=self.wb, ab=self.ab,
+                   kvb=self.kvb, eb=self.eb, net=self.net())
+
+
+# ----------------------------------------------------------------------------------------------
+# closed-form sums
+# ----------------------------------------------------------------------------------------------
+
+
+def _sum_pos_affine(n, A, B):
+    """Σ_{j=0}^{n-1} max(A + B·j, 0) for integer n >= 0 (arrays broadcast)."""
+    n = np.asarray(n, dtype=float)
+    A = np.asarray(A, dtype=float)
+    B = np.asarray(B, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        root = np.where(B != 0, -A / np.where(B != 0, B, 1.0), 0.0)
+    # increasing: positive for j > root
+    j0 = np.clip(np.floor(root) + 1.0, 0.0, n)
+    k_inc = n - j0
+    s_inc = k_inc * A + B * (j0 + n - 1.0) * k_inc / 2.0
+    # decreasing: positive for j < root
+    j1 = np.clip(np.ceil(root), 0.0, n)
+    s_dec = j1 * A + B * j1 * (j1 - 1.0) / 2.0
+    s_flat = n * np.maximum(A, 0.0)
+    out = np.where(B > 0, s_inc, np.where(B < 0, s_dec, s_flat))
+    return np.maximum(out, 0.0)
+
+
+def sum_max_affine(n, a1, b1, a2, b2):
+    """Σ_{j=0}^{n-1} max(a1 + b1·j, a2 + b2·j), exactly, for integer n >= 0."""
+    n = np.asarray(n, dtype=float)
+    sum_g = n * a2 + b2 * n * (n - 1.0) / 2.0
+    return sum_g + _sum_pos_affine(n, np.asarray(a1) - a2, np.asarray(b1) - b2)
+
+
+# ----------------------------------------------------------------------------------------------
+# phases
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PhaseResult:
+    """Totals of one phase per scenario (seconds, FLOPs, bytes; per device)."""
+
+    time: np.ndarray  # wall time of the phase
+    t_compute: np.ndarray  # time in compute-bound operators
+    t_memory: np.ndarray  # time in memory-bound operators
+    t_network: np.ndarray  # time in communication
+    t_overhead: np.ndarray  # kernel launch + per-iteration framework overhead
+    flops: np.ndarray  # FLOPs per device
+    bytes: np.ndarray  # HBM bytes per device
+    net_bytes: np.ndarray  # bytes sent over the network per device
+    iterations: np.ndarray
+    ops: list[dict] = field(default_factory=list)  # per-operator totals (when requested)
+
+
+def _rates(op: Op, inp: Inputs):
+    """(FLOP/s, bytes/s) an operator runs at, per scenario, efficiencies applied."""
+    e = inp.eff
+    if op.rate == "vector":
+        fr = inp.peak_vector * e["vector"]
+    elif op.rate == "attn":
+        fr = inp.peak_attn * e["attention"]
+    else:
+        peak = inp.peak_16 if op.rate == "matrix16" else inp.peak_matrix
+        m = np.asarray(op.m_gemm, dtype=float)
+        fr = peak * e["compute"] * m / (m + e["gemm_m_half"])  # small-M GEMMs underuse the array
+    return fr, inp.hbm_bw * e["memory"]
+
+
+def run_phase(model: ModelSpec, inp: Inputs, step: Step, s0, delta, n_iter, n_once, stage_factor,
+              hops_per_iter, want_ops: bool = False) -> PhaseResult:
+    """Time a phase of ``n_iter`` iterations (closed form over the growing context).
+
+    ``stage_factor`` scales the per-pass operator time for pipeline parallelism,
+    ``hops_per_iter`` is the pipeline activation-transfer time per iteration (s),
+    ``n_once`` is how many times the ``once`` operators (LM head of a prefill) run.
+    """
+    par = inp.par()
+    ops = model_ops(model, step, par)
+    n = np.asarray(n_iter, dtype=float)
+    zeros = np.zeros(len(inp))
+    tc, tm, tn, tk = zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy()
+    flops, byts, nbytes = zeros.copy(), zeros.copy(), zeros.copy()
+    kernels = zeros.copy()
+    details: list[dict] = []
+    s0 = np.asarray(s0, dtype=float)
+    delta = np.asarray(delta, dtype=float)
+    for op in ops:
+        reps = n_once if op.once else n
+        if op.kind == "comm":
+            t = np.broadcast_to(np.asarray(op.comm_s, dtype=float), zeros.shape) * reps * op.count
+            tn = tn + t
+            nb = np.broadcast_to(np.asarray(op.extra.get("net_bytes", 0.0), dtype=float), zeros.shape) * reps * op.count
+            nbytes = nbytes + nb
+            kernels = kernels + np.where(t > 0, op.kernels * op.count * reps, 0.0)
+            if want_ops:
+                details.append(dict(name=op.name, kind=op.kind, count=op.count, flops=zeros, bytes=zeros,
+                                    net_bytes=nb, time=t, t_compute=zeros, t_memory=zeros, bound="network"))
+            continue
+        fr, mr = _rates(op, inp)
+        c0 = np.asarray(op.f0, dtype=float) / fr
+        c1 = np.asarray(op.f1, dtype=float) / fr
+        m0 = np.asarray(op.b0, dtype=float) / mr
+        m1 = np.asarray(op.b1, dtype=float) / mr
+        cap = np.broadcast_to(np.asarray(op.s_cap, dtype=float), zeros.shape)
+        if op.once:
+            # evaluated at the final context of the phase: these ops have no context term
+            t_iter = np.maximum(c0, m0) * reps
+            sum_c, sum_m = c0 * reps, m0 * reps
+            f_tot, b_tot = np.asarray(op.f0) * reps, np.asarray(op.b0) * reps
+        else:
+            finite = np.isfinite(cap)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                jA = np.where(delta > 0, np.ceil((cap - s0) / np.where(delta > 0, delta, 1.0)),
+                              np.where(s0 < cap, n, 0.0))
+            jA = np.clip(np.where(finite, jA, n), 0.0, n)
+            nB = n - jA
+            capv = np.where(finite, cap, 0.0)
+            tA = sum_max_affine(jA, c0 + c1 * s0, c1 * delta, m0 + m1 * s0, m1 * delta)
+            tB = nB * np.maximum(c0 + c1 * capv, m0 + m1 * capv)
+            t_iter = tA + tB
+            sum_s = jA * s0 + delta * jA * (jA - 1.0) / 2.0 + nB * capv  # Σ_j min(s_j, cap)
+            sum_c = c0 * n + c1 * sum_s
+            sum_m = m0 * n + m1 * sum_s
+            f_tot = np.asarray(op.f0) * n + np.asarray(op.f1) * sum_s
+            b_tot = np.asarray(op.b0) * n + np.asarray(op.b1) * sum_s
+        t = t_iter * op.count
+        compute_bound = sum_c >= sum_m
+        tc = tc + np.where(compute_bound, t, 0.0)
+        tm = tm + np.where(compute_bound, 0.0, t)
+        flops = flops + f_tot * op.count
+        byts = byts + b_tot * op.count
+        kernels = kernels + op.kernels * op.count * reps
+        if want_ops:
+            details.append(dict(name=op.name, kind=op.kind, count=op.count, flops=f_tot * op.count,
+                                bytes=b_tot * op.count, net_bytes=zeros, time=t, t_compute=sum_c * op.count,
+                                t_memory=sum_m * op.count,
+                                bound=np.where(compute_bound, "compute", "memory")))
+    e = inp.eff
+    t_kernel = kernels * e["kernel_overhead_s"]
+    body = (tc + tm + tn + t_kernel) * stage_factor
+    t_step = n * (e["step_overhead_s"] + e["seq_overhead_s"] * step.S * _microbatches(inp, step))
+    hops = n * hops_per_iter
+    total = body + t_step + hops
+    return PhaseResult(
+        time=total, t_compute=tc * stage_factor, t_memory=tm * stage_factor,
+        t_network=tn * stage_factor + hops, t_overhead=t_kernel * stage_factor + t_step,
+        flops=flops * stage_factor, bytes=byts * stage_factor, net_bytes=nbytes, iterations=n,
+        ops=details,
+    )
+
+
+def _microbatches(inp: Inputs, step: Step) -> np.ndarray:
+    """Number of micro-batches a replica's batch is split into (pipeline parallelism)."""
+    Br = np.ceil(inp.B / inp.dp)
+    return np.maximum(np.round(Br / np.maximum(step.S, 1e-9)), 1.0)
+
+
+def _stage_imbalance(model: ModelSpec, pp: np.ndarray) -> np.ndarray:
+    """Slowest stage over mean stage when layers don't divide evenly: ceil(L/pp)/(L/pp)."""
+    nl = model.n_layers
+    return np.ceil(nl / pp) / (nl / pp)
+
+
+def replica_batch(inp: Inputs) -> np.ndarray:
+    """Requests per data-parallel replica (ceil)."""
+    return np.ceil(inp.B / inp.dp)
+
+
+def prefill(model: ModelSpec, inp: Inputs, want_ops: bool = False, S_override=None) -> PhaseResult:
+    """Prefill of the whole batch (TTFT), with optional chunking.
+
+    Without chunking one iteration processes every prompt (``S = batch``, ``t = prompt``).
+    With ``chunk`` tokens per iteration: prompts longer than the chunk are split into
+    ``k = ceil(L/chunk)`` pieces processed one after another (context grows by ``L/k``), and
+    shorter prompts are packed ``floor(chunk/L)`` per iteration.
+    """
+    Br = replica_batch(inp) if S_override is None else S_override
+    Sb = Br * inp.beams ** 0  # beams share the prompt: prefill once per request
+    L = inp.L.astype(float)
+    C = inp.chunk.astype(float)
+    chunked = C > 0
+    long_prompt = chunked & (C < L)
+    k = np.where(long_prompt, np.ceil(L / np.maximum(C, 1.0)), 1.0)  # chunks per prompt
+    per_iter = np.where(chunked & ~long_prompt, np.maximum(np.floor(C / L), 1.0), Sb)
+    per_iter = np.minimum(per_iter, Sb)
+    # groups of prompts processed in sequence (each group's chunks in order)
+    groups = np.where(long_prompt, Sb, np.where(chunked, np.ceil(Sb / per_iter), 1.0))
+    S_it = np.where(long_prompt, 1.0, per_iter)
+    t = L / k
+    # pipeline: micro-batches over the sequences of one iteration
+    pp = inp.pp.astype(float)
+    m = np.minimum(S_it, pp)
+    mb = S_it / m
+    imb = _stage_imbalance(model, pp)
+    stage_factor = (m + pp - 1.0) / pp * imb
+    st = Step(S=mb, t=t, logits=np.ones_like(t), absorb=t <= 16)
+    par = inp.par()
+    cross = inp.tp * inp.cp >= inp.domain
+    hop = coll.p2p(mb * t * model.hidden * inp.ab, cross, par.net)
+    hops = np.where(pp > 1, (pp - 1.0) * hop, 0.0)
+    r = run_phase(model, inp, st, s0=np.zeros_like(t), delta=t, n_iter=k, n_once=1.0,
+                  stage_factor=stage_factor, hops_per_iter=hops, want_ops=want_ops)
+    # repeat for each group of prompts processed one after another
+    if np.any(groups != 1):
+        r = _scale(r, groups)
+    return r
+
+
+def decode(model: ModelSpec, inp: Inputs, want_ops: bool = False, t_tokens=None, advance=None,
+           n_steps=None, logits=None) -> PhaseResult:
+    """All decode iterations after the prefill: ``output - 1`` steps of one token per sequence.
+
+    ``t_tokens``/``advance``/``n_steps``/``logits`` override the step shape (speculative decoding
+    verifies ``γ+1`` tokens per step and advances by the expected accepted tokens).
+    """
+    Br = replica_batch(inp) * inp.beams
+    L = inp.L.astype(float)
+    O = inp.O.astype(float)
+    t = np.ones_like(L) if t_tokens is None else t_tokens
+    adv = np.ones_like(L) if advance is None else advance
+    n = np.maximum(O - 1.0, 0.0) if n_steps is None else n_steps
+    pp = inp.pp.astype(float)
+    m = np.minimum(Br, pp)
+    mb = Br / m
+    imb = _stage_imbalance(model, pp)
+    stage_factor = np.maximum(m, pp) / pp * imb
+    st = Step(S=mb, t=t, logits=np.ones_like(t) if logits is None else logits, absorb=t <= 16)
+    par = inp.par()
+    cross = inp.tp * inp.cp >= inp.domain
+    hop = coll.p2p(mb * t * model.hidden * inp.ab, cross, par.net)
+    hops = np.where(pp > 1, pp * hop * np.maximum(m, pp) / pp, 0.0)
+    # step j attends to L + j·adv cached tokens (j = 0 is the first decode step)
+    return run_phase(model, inp, st, s0=L, delta=adv, n_iter=n, n_once=n, stage_factor=stage_factor,
+                     hops_per_iter=hops, want_ops=want_ops)
+
+
+def _scale(r: PhaseResult, k: np.ndarray) -> PhaseResult:
+    ops = [{**d, **{x: d[x] * k for x in ("flops", "bytes", "net_bytes", "time", "t_compute", "t_memory")}}
+           for d in r.ops]
+    return PhaseResult(time=r.time * k, t_compute=r.t_compute * k, t_memory=r.t_memory * k,
+                       t_network=r.t_network * k, t_overhead=r.t_overhead * k, flops=r.flops * k,
+                       bytes=r.bytes * k, net_bytes=r.net_bytes * k, iterations=r.iterations * k, ops=ops)
+
+
+# ----------------------------------------------------------------------------------------------
+# memory
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Memory:
+    """Per-device memory (bytes)."""
+
+    weights: np.ndarray
+    kv: np.ndarray
+    activations: np.ndarray
+    kv_per_seq: np.ndarray  # KV (+ SSM state) bytes per request at full context, per device
+    capacity: np.ndarray
+
+    @property
+    def total(self) -> np.ndarray:
+        return self.weights + self.kv + self.activations
+
+
+def weight_bytes_per_device(model: ModelSpec, inp: Inputs) -> np.ndarray:
+    """Weight bytes on the most loaded device (TP/EP shards, PP stage with the most layers)."""
+    h = model.hidden
+    tp, ep, pp = inp.tp.astype(float), inp.ep.astype(float), inp.pp.astype(float)
+    layer_bytes = np.zeros(len(inp))
+    for lc in model.layers:
+        p = np.full(len(inp), float(lc.norms * h))
+        mx = lc.mixer
+        if isinstance(mx, Attention):
+            if mx.kind == "mla":
+                rep = h * ((mx.q_lora_rank or 0) + mx.kv_lora_rank + mx.qk_rope_head_dim)
+                split = mx.weight_params(h) - rep
+                p = p + rep + split / tp
+            else:
+                hkv = np.ceil(mx.n_kv_heads / tp)
+                q_o = h * mx.n_heads * (mx.head_dim + mx.v_head_dim) / tp
+                p = p + q_o + h * hkv * (mx.head_dim + mx.v_head_dim)
+        elif isinstance(mx, Mamba):
+            p = p + mx.weight_params(h) / tp
+        f = lc.ffn
+        if f is not None:
+            if f.is_moe:
+                moe_tp = np.maximum(tp / ep, 1.0)
+                p = p + f.n_experts / ep * f.expert_params(h) / moe_tp + f.shared_params(h) / tp + h * f.n_experts
+            else:
+                p = p + f.weight_params(h) / tp
+        layer_bytes = layer_bytes + lc.count * p
+    imb = _stage_imbalance(model, pp)
+    emb = model.embedding_params() * inp.eb / tp
+    head = model.lm_head_params() * inp.eb / tp
+    ends = np.where(pp > 1, np.maximum(emb, head), emb + head)
+    return layer_bytes * inp.wb / pp * imb + ends
+
+
+def kv_bytes_per_request(model: ModelSpec, inp: Inputs, context: np.ndarray) -> np.ndarray:
+    """KV-cache (+ SSM state) bytes per request on one device at ``context`` tokens.
+
+    MHA/GQA: ``ceil(n_kv/tp)`` heads per device; MLA: the full latent on every TP rank.
+    Sliding-window layers keep at most ``window`` tokens. Context parallelism splits the tokens.
+    With beam search the prompt's KV is shared by the beams; each beam keeps its own outputs.
+    """
+    tp, pp, cp = inp.tp.astype(float), inp.pp.astype(float), inp.cp.astype(float)
+    beams = inp.beams.astype(float)
+    L = inp.L.astype(float)
+    gen = np.maximum(context - L, 0.0)
+    total = np.zeros(len(inp))
+    for lc in model.layers:
+        mx = lc.mixer
+        if isinstance(mx, Attention):
+            if mx.kind == "mla":
+                per_tok = (mx.kv_lora_rank + mx.qk_rope_head_dim) * inp.kvb
+            else:
+                per_tok = np.ceil(mx.n_kv_heads / tp) * (mx.head_dim + mx.v_head_dim) * inp.kvb
+            tokens = np.minimum(L, context) + beams * gen
+            if mx.window:
+                tokens = np.minimum(tokens, mx.window * beams)
+            total = total + lc.count * per_tok * tokens / cp
+        elif isinstance(mx, Mamba):
+            total = total + lc.count * beams * mx.state_elements() / tp * inp.kvb
+    return total / pp * _stage_imbalance(model, pp)
+
+
+def activation_bytes(model: ModelSpec, inp: Inputs) -> np.ndarray:
+    """Transient workspace of the largest iteration (bytes per device).
+
+    Frameworks cap the tokens per iteration (``max_num_tokens``, chunk size; default 8192), so the
+    workspace is the residual stream plus the widest intermediate for that many tokens, and the
+    fp32 logits of the batch.
+    """
+    h = model.hidden
+    tp = inp.tp.astype(float)
+    widest = 0.0
+    for lc in model.layers:
+        mx, f = lc.mixer, lc.ffn
+        if isinstance(mx, Attention):
+            widest = max(widest, mx.n_heads * mx.head_dim + 2 * mx.n_kv_heads * mx.head_dim)
+        elif isinstance(mx, Mamba):
+            widest = max(widest, mx.in_proj_out)
+        if f is not None:
+            widest = max(widest, (f.mats - 1) * f.d_ff * (f.top_k or 1), (f.mats - 1) * f.d_shared)
+    budget = np.where(inp.chunk > 0, inp.chunk, np.where(inp.budget > 0, inp.budget, DEFAULT_TOKEN_BUDGET))
+    Br = replica_batch(inp)
+    tokens = np.minimum(Br * inp.L / inp.cp, budget)
+    tokens = np.maximum(tokens, Br * inp.beams)
+    logits = Br * inp.beams * model.vocab / tp * 4.0
+    return tokens * (4.0 * h + 2.0 * widest / tp) * inp.ab + logits
+
+
+def memory(model: ModelSpec, inp: Inputs) -> Memory:
+    """Per-device memory of the scenario: weights, KV cache for the whole batch, workspace."""
+    ctx = (inp.L + inp.O).astype(float)
+    per_req = kv_bytes_per_request(model, inp, ctx)
+    Br = replica_batch(inp)
+    return Memory(weights=weight_bytes_per_device(model, inp), kv=per_req * Br,
+                  activations=activation_bytes(model, inp), kv_per_seq=per_req, capacity=inp.hbm_bytes)
+
+
+# ----------------------------------------------------------------------------------------------
+# metrics
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Estimate:
+    """Everything the engine says about a set of scenarios (arrays, SI units)."""
+
+    ttft_s: np.ndarray
+    tpot_s: np.ndarray
+    e2e_s: np.ndarray
+    throughput_tok_s: np.ndarray
+    throughput_tok_s_per_device: np.ndarray
+    prefill: PhaseResult
+    decode: PhaseResult
+    memory: Memory
+    bottleneck: np.ndarray
+    prefill_bottleneck: np.ndarray
+    decode_bottleneck: np.ndarray
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+_BOUNDS = np.array(["compute", "memory", "network", "overhead"])
+
+
+def bottleneck_of(*phases: PhaseResult) -> np.ndarray:
+    """Which of compute, memory, network or framework overhead takes the most time."""
+    stack = np.stack([sum(p.t_compute for p in phases), sum(p.t_memory for p in phases),
+                      sum(p.t_network for p in phases), sum(p.t_overhead for p in phases)])
+    return _BOUNDS[np.argmax(stack, axis=0)]
+
+
+def concurrency(model: ModelSpec, inp: Inputs) -> tuple[np.ndarray, Memory]:
+    """Requests a replica can hold at once (KV-limited), and the full-batch memory.
+
+    Paged-KV serving stacks admit as many requests as their KV cache holds and queue the rest,
+    so a batch whose KV exceeds memory runs in waves. Returns 0 when not even the weights, the
+    workspace and one request fit.
+    """
+    mem = memory(model, inp)
+    free = mem.capacity - mem.weights - mem.activations
+    per = np.maximum(mem.kv_per_seq, 1e-9)
+    conc = np.floor(np.maximum(free, 0.0) / per)
+    return np.minimum(conc, replica_batch(inp)), mem
+
+
+def estimate(model: ModelSpec, inp: Inputs, want_ops: bool = False) -> Estimate:
+    """TTFT, TPOT, e2e latency, throughput, memory and bottlenecks for every scenario.
+
+    When a batch's KV cache does not fit, the requests run in ``waves`` of as many as fit
+    (``extra['concurrency']``); e2e and throughput cover all waves, TTFT and TPOT are those of
+    one wave. ``extra['fits']`` is False when not even one request fits next to the weights.
+    """
+    conc, mem_full = concurrency(model, inp)
+    Br = replica_batch(inp)
+    fits = conc >= 1
+    waves = np.where(fits, np.ceil(Br / np.maximum(conc, 1.0)), 1.0)
+    run = inp
+    if np.any(waves > 1):
+        run = inp.take(np.arange(len(inp)))
+        run.B = np.ceil(Br / waves) * inp.dp
+    pf = prefill(model, run, want_ops=want_ops)
+    dc = decode(model, run, want_ops=want_ops)
+    O = inp.O.astype(float)
+    steps = np.maximum(O - 1.0, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tpot = np.where(steps > 0, dc.time / np.maximum(steps, 1.0), np.nan)
+    if np.any(steps == 0):
+        # a 1-token output has no decode step: report the time one step would take
+        one = run.take(np.nonzero(steps == 0)[0])
+        one.O = np.full(len(one), 2.0)
+        tpot[steps == 0] = decode(model, one).time
+    e2e = (pf.time + dc.time) * waves
+    tokens = inp.B * O
+    thr = tokens / e2e
+    mem = memory(model, run) if run is not inp else mem_full
+    return Estimate(
+        ttft_s=pf.time, tpot_s=tpot, e2e_s=e2e, throughput_tok_s=thr,
+        throughput_tok_s_per_device=thr / inp.devices, prefill=pf, decode=dc, memory=mem,
+        bottleneck=bottleneck_of(pf, dc), prefill_bottleneck=bottleneck_of(pf), decode_bottleneck=bottleneck_of(dc),
+        extra={"concurrency": np.where(fits, np.minimum(conc, Br), 0.0) * inp.dp, "waves": waves,
+               "fits": fits, "memory_full": mem_full.total},
+    )
+
+
+__all__ = ["Inputs", "Estimate", "estimate", "prefill", "decode", "memory", "sum_max_affine", "INF"]

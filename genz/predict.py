@@ -1,0 +1,302 @@
+"""Scenario table in, predictions out: the public entry point of the engine.
+
+:func:`predict_frame` takes a polars frame in the scenario format (CONTRACT.md §2), returns it
+with the prediction columns added, and never raises for a bad row: such a row gets a ``status``
+explaining why (``error: ...``, ``does_not_fit: ...``, ``unsupported: ...``).
+
+Rows are grouped by model architecture; within a group every computation is an array operation
+over all its rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from . import dtypes
+from .efficiency import DEFAULT, Efficiency
+from .engine import Estimate, Inputs, estimate
+from .errors import GenzError
+from .hardware import Hardware, get_hardware
+from .modelspec import ModelSpec
+from .profiles import ProfileSet, default_profiles
+from .scenarios import METRICS, normalize
+from .zoo import get_model
+
+#: prediction columns (besides per-metric columns)
+OUTPUT_COLUMNS = (
+    "predicted", "predicted_low", "predicted_high", "bottleneck", "status", "calibration",
+)
+
+GB = 1e9
+
+
+@dataclass
+class Resolved:
+    """Models and hardware resolved for a normalized frame."""
+
+    models: dict[str, ModelSpec]
+    hardware: dict[str, Hardware]
+    errors: dict[tuple[str, str], str]
+
+
+def _resolve(norm: pl.DataFrame) -> tuple[dict, dict, pl.Series]:
+    """Resolve distinct model/hardware names; return lookups and a per-row error column."""
+    models: dict[str, ModelSpec] = {}
+    hw: dict[str, Hardware] = {}
+    bad_model: dict[str, str] = {}
+    bad_hw: dict[str, str] = {}
+    for name in norm.get_column("_model").unique().drop_nulls().to_list():
+        try:
+            models[name] = get_model(name)
+        except GenzError as exc:
+            bad_model[name] = f"error: {exc}"
+    for name in norm.get_column("_hardware").unique().drop_nulls().to_list():
+        try:
+            hw[name] = get_hardware(name)
+        except GenzError as exc:
+            bad_hw[name] = f"error: {exc}"
+    err = norm.select(
+        pl.coalesce(
+            pl.col("_model").replace_strict(bad_model, default=None, return_dtype=pl.String),
+            pl.col("_hardware").replace_strict(bad_hw, default=None, return_dtype=pl.String),
+        ).alias("e")
+    ).get_column("e")
+    return models, hw, err
+
+
+def _hw_arrays(hws: list[Hardware], idx: np.ndarray, act: np.ndarray, kv: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-row hardware numbers (SI) gathered by index, compute peaks chosen per dtype."""
+    def col(f):
+        return np.array([f(h) for h in hws], dtype=float)[idx]
+
+    out = {
+        "hbm_bw": col(lambda h: h.hbm_bw),
+        "hbm_bytes": col(lambda h: h.hbm_bytes),
+        "up_bw": col(lambda h: h.scaleup_bw),
+        "up_lat": col(lambda h: h.scaleup_latency),
+        "domain": col(lambda h: h.scaleup_domain),
+        "out_bw": col(lambda h: h.scaleout_bw),
+        "out_lat": col(lambda h: h.scaleout_latency),
+        "host_bw": col(lambda h: h.host_bw),
+        "peak_vector": col(lambda h: h.vector_flops),
+        "peak_16": col(lambda h: h.peak_flops[dtypes.compute_rate_key("bf16", h.peak_flops)]),
+    }
+    # matrix peak at the compute dtype, attention peak (fp8 only with fp8 activations and KV)
+    peak = np.zeros(len(idx))
+    peak_attn = np.zeros(len(idx))
+    for hi, h in enumerate(hws):
+        sel_h = idx == hi
+        if not sel_h.any():
+            continue
+        for dt in np.unique(act[sel_h]):
+            sel = sel_h & (act == dt)
+            peak[sel] = h.peak_flops[dtypes.compute_rate_key(str(dt), h.peak_flops)]
+            for kdt in np.unique(kv[sel]):
+                sel2 = sel & (kv == kdt)
+                adt = "fp8" if (dt == "fp8" and kdt == "fp8") else "bf16"
+                peak_attn[sel2] = h.peak_flops[dtypes.compute_rate_key(adt, h.peak_flops)]
+    out["peak_matrix"] = peak
+    out["peak_attn"] = peak_attn
+    return out
+
+
+def build_inputs(rows: pl.DataFrame, hws: list[Hardware], hw_idx: np.ndarray,
+                 effs: dict[str, np.ndarray]) -> Inputs:
+    """Inputs arrays for normalized rows (all valid)."""
+    def i(c):
+        return rows.get_column(c).to_numpy().astype(float)
+
+    wdt = rows.get_column("_weight_dtype").to_numpy()
+    adt = rows.get_column("_act_dtype").to_numpy()
+    kdt = rows.get_column("_kv_dtype").to_numpy()
+    bpe = {k: dtypes.bytes_per_element(k) for k in dtypes.BITS}
+
+    def b(a):
+        return np.vectorize(bpe.__getitem__, otypes=[float])(a) if len(a) else np.zeros(0)
+
+    wb = b(wdt)
+    hwa = _hw_arrays(hws, hw_idx, adt, kdt)
+    batch = rows.get_column("_batch_size").fill_null(1).to_numpy().astype(float)
+    offload = rows.get_column("_offload").fill_null("none").str.to_lowercase().to_numpy()
+    return Inputs(
+        B=batch, L=i("_input_tokens"), O=i("_output_tokens"), tp=i("_tp"), pp=i("_pp"), ep=i("_ep"),
+        dp=i("_dp"), cp=i("_cp"), beams=i("_num_beams"), devices=i("_num_devices"), chunk=i("_chunk_size"),
+        budget=i("_max_num_tokens"), wb=wb, ab=b(adt), kvb=b(kdt), eb=np.maximum(wb, 2.0),
+        eff=effs, offload_w=np.isin(offload, ["weights", "both"]), offload_kv=np.isin(offload, ["kv", "both"]),
+        **hwa,
+    )
+
+
+def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
+                  keep_work: bool = False) -> pl.DataFrame:
+    """Predict every row of a scenario table.
+
+    Adds ``ttft_ms, tpot_ms, e2e_latency_ms, throughput_tok_s, throughput_tok_s_per_device,
+    max_throughput_tok_s`` (or, when a ``metric`` column is present, ``predicted`` for that
+    metric), ``predicted_low``/``predicted_high`` (calibrated band), ``bottleneck``,
+    ``status`` and ``calibration``, plus memory columns. Input columns pass through.
+    """
+    from . import serving  # local import: serving builds on this module
+
+    profiles = profiles if profiles is not None else default_profiles()
+    norm = normalize(df)
+    n = norm.height
+    models, hw_map, res_err = _resolve(norm)
+    status = norm.get_column("status").to_numpy().astype(object)
+    res_err_np = res_err.to_numpy()
+    status = np.where((status == "ok") & (res_err_np != None), res_err_np, status)  # noqa: E711
+
+    out = {m: np.full(n, np.nan) for m in METRICS}
+    extra_f = {k: np.full(n, np.nan) for k in (
+        "memory_per_device_gb", "weights_per_device_gb", "kv_cache_per_device_gb", "activations_per_device_gb",
+        "max_batch_fit", "prefill_flops", "decode_flops", "energy_j_per_token", "usd_per_million_tokens",
+        "prefill_compute_ms", "prefill_memory_ms", "prefill_network_ms", "prefill_overhead_ms",
+        "decode_compute_ms", "decode_memory_ms", "decode_network_ms", "decode_overhead_ms",
+        "max_throughput_batch", "max_throughput_ttft_ms", "max_throughput_tpot_ms", "concurrency")}
+    bottleneck = np.full(n, None, dtype=object)
+    pb = np.full(n, None, dtype=object)
+    db = np.full(n, None, dtype=object)
+    calib = np.full(n, None, dtype=object)
+    band_lo = np.full(n, np.nan)
+    band_hi = np.full(n, np.nan)
+    metric_col = norm.get_column("_metric").to_numpy() if "metric" in df.columns else np.full(n, None)
+
+    hw_names = list(hw_map)
+    hws = [hw_map[k] for k in hw_names]
+    hw_pos = {k: j for j, k in enumerate(hw_names)}
+    ok = status == "ok"
+    model_names = norm.get_column("_model").to_numpy()
+    for mname, spec in models.items():
+        sel = np.nonzero(ok & (model_names == mname))[0]
+        if len(sel) == 0:
+            continue
+        rows = norm[sel]
+        # structural checks: TP must divide the attention heads (and the KV heads or be a multiple)
+        tp = rows.get_column("_tp").to_numpy()
+        heads = spec.attention_heads()
+        if heads:
+            bad = (heads % tp) != 0
+            if bad.any():
+                status[sel[bad]] = [f"error: tp {t} does not divide the {heads} attention heads of {spec.id}"
+                                    for t in tp[bad]]
+        moe = [lc.ffn for lc in spec.layers if lc.ffn is not None and lc.ffn.is_moe]
+        ep = rows.get_column("_ep").to_numpy()
+        if moe:
+            bad = (moe[0].n_experts % ep) != 0
+            if bad.any():
+                status[sel[bad]] = [f"error: ep {e} does not divide the {moe[0].n_experts} experts of {spec.id}"
+                                    for e in ep[bad]]
+        elif (ep > 1).any():
+            status[sel[ep > 1]] = f"error: ep > 1 but {spec.id} has no experts"
+        keep = status[sel] == "ok"
+        sel = sel[keep]
+        if len(sel) == 0:
+            continue
+        rows = norm[sel]
+        hw_idx = np.array([hw_pos[h] for h in rows.get_column("_hardware").to_list()], dtype=int)
+        effs, prof_label, prof_idx = profiles.lookup_rows(rows.get_column("_hardware").to_list(),
+                                                         [hws[j].id for j in hw_idx],
+                                                         rows.get_column("_framework_key").to_list())
+        inp = build_inputs(rows, hws, hw_idx, effs)
+        needs_batch = rows.get_column("_batch_size").is_null().to_numpy()
+        metric_here = metric_col[sel]
+        est = estimate(spec, inp)
+        mem = est.memory
+        fits = est.extra["fits"]
+        # offload (opt-in): what does not fit spills to host memory; serving handles the slowdown
+        spill = ~fits & (inp.offload_w | inp.offload_kv)
+        if spill.any():
+            est = serving.apply_offload(spec, inp, est, spill)
+            fits = fits | spill
+        free = mem.capacity - mem.weights - mem.activations
+        max_fit = np.floor(np.maximum(free, 0) / np.maximum(mem.kv_per_seq, 1e-9)) * inp.dp
+        extra_f["concurrency"][sel] = est.extra["concurrency"]
+        # max-load throughput: serving model (in-flight batching, KV-limited batch)
+        mt = serving.max_throughput(spec, inp, profiles_ok=True)
+        one_req = mem.weights + mem.activations + mem.kv_per_seq
+        st_here = np.where(fits, "ok", [
+            f"does_not_fit: needs {t / GB:.1f} GB per device for weights + one request (weights {w / GB:.1f}, "
+            f"KV {k / GB:.2f}, activations {a / GB:.1f}), has {c / GB:.1f} GB"
+            for t, w, k, a, c in zip(one_req, mem.weights, mem.kv_per_seq, mem.activations, mem.capacity)
+        ] if (~fits).any() else "ok")
+        # a max-throughput row has no fixed batch: it fits if the weights + one request fit
+        mt_ok = mt["status"] == "ok"
+        is_mt = (metric_here == "max_throughput_tok_s") | needs_batch & (metric_here == None)  # noqa: E711
+        st_here = np.where(metric_here == "max_throughput_tok_s", mt["status"], st_here)
+        status[sel] = st_here
+        good = st_here == "ok"
+        out["ttft_ms"][sel] = np.where(good | is_mt, est.ttft_s * 1e3, np.nan)
+        out["tpot_ms"][sel] = est.tpot_s * 1e3
+        out["e2e_latency_ms"][sel] = est.e2e_s * 1e3
+        out["throughput_tok_s"][sel] = est.throughput_tok_s
+        out["throughput_tok_s_per_device"][sel] = est.throughput_tok_s_per_device
+        out["max_throughput_tok_s"][sel] = np.where(mt_ok, mt["throughput"], np.nan)
+        extra_f["max_throughput_batch"][sel] = mt["batch"]
+        extra_f["max_throughput_ttft_ms"][sel] = mt["ttft_s"] * 1e3
+        extra_f["max_throughput_tpot_ms"][sel] = mt["tpot_s"] * 1e3
+        extra_f["memory_per_device_gb"][sel] = mem.total / GB
+        extra_f["weights_per_device_gb"][sel] = mem.weights / GB
+        extra_f["kv_cache_per_device_gb"][sel] = mem.kv / GB
+        extra_f["activations_per_device_gb"][sel] = mem.activations / GB
+        extra_f["max_batch_fit"][sel] = max_fit
+        extra_f["prefill_flops"][sel] = est.prefill.flops * inp.devices / inp.dp
+        extra_f["decode_flops"][sel] = est.decode.flops * inp.devices / inp.dp
+        for ph, r in (("prefill", est.prefill), ("decode", est.decode)):
+            extra_f[f"{ph}_compute_ms"][sel] = r.t_compute * 1e3
+            extra_f[f"{ph}_memory_ms"][sel] = r.t_memory * 1e3
+            extra_f[f"{ph}_network_ms"][sel] = r.t_network * 1e3
+            extra_f[f"{ph}_overhead_ms"][sel] = r.t_overhead * 1e3
+        energy, cost = serving.energy_cost(inp, est, [hws[j] for j in range(len(hws))], hw_idx,
+                                           rows.get_column("_usd_per_device_hour").to_numpy())
+        extra_f["energy_j_per_token"][sel] = energy
+        extra_f["usd_per_million_tokens"][sel] = cost
+        bottleneck[sel] = est.bottleneck
+        pb[sel] = est.prefill_bottleneck
+        db[sel] = est.decode_bottleneck
+        calib[sel] = prof_label
+        lo, hi = profiles.band_rows(prof_idx, metric_here, inp, spec)
+        band_lo[sel] = lo
+        band_hi[sel] = hi
+
+    ok = status == "ok"
+    cols: dict[str, object] = {}
+    if "metric" in df.columns:
+        pred = np.full(n, np.nan)
+        for m in METRICS:
+            sel = metric_col == m
+            pred[sel] = out[m][sel]
+        # rows without a metric get the e2e latency
+        none = np.array([v is None for v in metric_col])
+        pred[none] = out["e2e_latency_ms"][none]
+        pred = np.where(ok, pred, np.nan)
+        cols["predicted"] = pred
+        cols["predicted_low"] = np.where(ok, pred * band_lo, np.nan)
+        cols["predicted_high"] = np.where(ok, pred * band_hi, np.nan)
+    else:
+        for m in METRICS:
+            cols[m] = np.where(ok | (m == "max_throughput_tok_s"), out[m], np.nan)
+    result = df.with_columns(
+        **{k: pl.Series(k, v, dtype=pl.Float64) for k, v in cols.items()},
+        bottleneck=pl.Series("bottleneck", np.where(ok, bottleneck, None).tolist(), dtype=pl.String),
+        prefill_bottleneck=pl.Series("prefill_bottleneck", np.where(ok, pb, None).tolist(), dtype=pl.String),
+        decode_bottleneck=pl.Series("decode_bottleneck", np.where(ok, db, None).tolist(), dtype=pl.String),
+        status=pl.Series("status", status.tolist(), dtype=pl.String),
+        calibration=pl.Series("calibration", calib.tolist(), dtype=pl.String),
+        **{k: pl.Series(k, v, dtype=pl.Float64) for k, v in extra_f.items()},
+    )
+    if keep_work:
+        work = norm.select([c for c in norm.columns if c.startswith("_")])
+        result = pl.concat([result, work], how="horizontal")
+    return result
+
+
+def predict_one(**scenario) -> dict:
+    """Predict a single scenario given as keyword arguments; returns a dict of results."""
+    df = pl.DataFrame({k: [v] for k, v in scenario.items()})
+    return predict_frame(df).row(0, named=True)
+
+
+__all__ = ["predict_frame", "predict_one", "build_inputs", "Estimate", "Efficiency", "DEFAULT"]
