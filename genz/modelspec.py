@@ -370,6 +370,24 @@ def _group(per_layer: list[LayerClass]) -> tuple[LayerClass, ...]:
     return tuple(out)
 
 
+#: transformers' config-class defaults for keys that configs may omit (they list non-defaults only)
+_TYPE_DEFAULTS: dict[str, dict[str, Any]] = {
+    # transformers Gemma3TextConfig
+    "gemma3_text": dict(vocab_size=262208, hidden_size=2304, intermediate_size=9216, num_hidden_layers=26,
+                        num_attention_heads=8, num_key_value_heads=4, head_dim=256, sliding_window=4096,
+                        sliding_window_pattern=6, max_position_embeddings=131072, tie_word_embeddings=True),
+    # transformers Gemma2Config
+    "gemma2": dict(vocab_size=256000, hidden_size=2304, intermediate_size=9216, num_hidden_layers=26,
+                   num_attention_heads=8, num_key_value_heads=4, head_dim=256, sliding_window=4096,
+                   max_position_embeddings=8192, tie_word_embeddings=True),
+    # transformers Llama4TextConfig
+    "llama4_text": dict(vocab_size=202048, hidden_size=5120, intermediate_size=8192, intermediate_size_mlp=16384,
+                        num_hidden_layers=48, num_attention_heads=40, num_key_value_heads=8, head_dim=128,
+                        num_experts_per_tok=1, num_local_experts=16, interleave_moe_layer_step=1,
+                        attention_chunk_size=8192, max_position_embeddings=4096 * 32),
+}
+
+
 def _unwrap(cfg: dict) -> dict:
     """Multimodal checkpoints keep the language model under ``text_config``/``llm_config``."""
     for key in ("text_config", "llm_config", "language_config"):
@@ -379,8 +397,24 @@ def _unwrap(cfg: dict) -> dict:
             merged.setdefault("tie_word_embeddings", cfg.get("tie_word_embeddings"))
             if "model_type" not in sub or not sub["model_type"]:
                 merged["model_type"] = cfg.get("model_type", "")
-            return merged
-    return cfg
+            return _with_defaults(merged)
+        if isinstance(sub, dict) and sub.get("model_type") in _TYPE_DEFAULTS:
+            merged = dict(sub)
+            if merged.get("tie_word_embeddings") is None and cfg.get("tie_word_embeddings") is not None:
+                merged["tie_word_embeddings"] = cfg["tie_word_embeddings"]
+            return _with_defaults(merged)
+    return _with_defaults(cfg)
+
+
+def _with_defaults(cfg: dict) -> dict:
+    """Fill keys a config omits with its transformers config class's defaults."""
+    mt = str(cfg.get("model_type", "")).lower()
+    defaults = _TYPE_DEFAULTS.get(mt)
+    if not defaults:
+        return cfg
+    out = dict(defaults)
+    out.update({k: v for k, v in cfg.items() if v is not None or k not in defaults})
+    return out
 
 
 def from_hf_config(cfg: dict, model_id: str = "custom", **meta: Any) -> ModelSpec:
@@ -401,6 +435,8 @@ def from_hf_config(cfg: dict, model_id: str = "custom", **meta: Any) -> ModelSpe
         mt = "mamba"
     if not mt and "ssm_cfg" in cfg:
         mt = "mamba2"
+    if not mt and "Grok" in arch:
+        mt = "grok"
     where = f"{model_id} ({mt or 'unknown model_type'})"
 
     if mt in ("mamba", "falcon_mamba", "mamba2"):

@@ -1,0 +1,7 @@
+"""``python -m genz`` = ``genz``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

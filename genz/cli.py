@@ -1,0 +1,169 @@
+"""Command-line interface: ``genz predict | estimate | models | hardware | calibrate | validate |
+requirements``.
+
+Every user error prints one line (``genz: error: ...``) and exits with status 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import GenzError
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    help="genz: analytical performance model of LLM inference (TTFT, TPOT, throughput, memory, bottlenecks).",
+)
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    typer.echo(f"genz: error: {msg}", err=True)
+    raise typer.Exit(code)
+
+
+def write_atomic_csv(df, path: Path) -> None:
+    """Write a CSV next to ``path`` and rename it into place (no half-written output)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        df.write_csv(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_scenarios(path: Path):
+    """Read a scenario CSV with every cell as text (extra columns pass through untouched)."""
+    import polars as pl
+
+    if not path.exists():
+        raise GenzError(f"{path}: file not found")
+    try:
+        df = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=False)
+    except pl.exceptions.NoDataError:
+        raise GenzError(f"{path}: empty file; expected a header with at least model, hardware, "
+                        "input_tokens, output_tokens") from None
+    except (pl.exceptions.ComputeError, pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GenzError(f"{path}: malformed CSV ({first})") from None
+    return df
+
+
+@app.command()
+def predict(
+    input: Path = typer.Argument(..., help="Scenario table (CSV, CONTRACT.md §2)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Where to write IN's columns plus predictions."),
+    profiles: Optional[Path] = typer.Option(None, "--profiles", help="Calibration profiles JSON."),
+    uncalibrated: bool = typer.Option(False, "--uncalibrated", help="Ignore calibration; use datasheet defaults."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No summary on stderr."),
+) -> None:
+    """Predict every row of a scenario table."""
+    from .predict import predict_frame
+    from .profiles import default_profiles
+    from .profiles import uncalibrated as uncal
+
+    df = read_scenarios(input)
+    prof = uncal() if uncalibrated else default_profiles(profiles)
+    out = predict_frame(df, prof)
+    write_atomic_csv(out, output)
+    if not quiet:
+        ok = int((out.get_column("status") == "ok").sum())
+        typer.echo(f"genz: {out.height} rows, {ok} ok, {out.height - ok} with a status; profiles: {prof.source}; "
+                   f"wrote {output}", err=True)
+
+
+@app.command()
+def estimate(
+    model: str = typer.Option(..., "--model", "-m", help="HF repo id, alias or config.json path."),
+    hardware: str = typer.Option(..., "--hardware", "-H", help="Preset id or hardware YAML path."),
+    input_tokens: int = typer.Option(1024, "--input", "--input-tokens", "-i", help="Prompt tokens per request."),
+    output_tokens: int = typer.Option(256, "--output", "--output-tokens", "-o", help="Generated tokens per request."),
+    batch: int = typer.Option(1, "--batch", "--batch-size", "-b", help="Requests processed together."),
+    tp: int = typer.Option(1, "--tp", help="Tensor-parallel degree."),
+    pp: int = typer.Option(1, "--pp", help="Pipeline-parallel degree."),
+    ep: int = typer.Option(1, "--ep", help="Expert-parallel degree (MoE)."),
+    dp: int = typer.Option(1, "--dp", help="Data-parallel replicas."),
+    cp: int = typer.Option(1, "--cp", help="Context (sequence) parallel degree for long prompts."),
+    weight_dtype: str = typer.Option("bf16", "--weight-dtype", "-w", help="bf16, fp16, fp8, int8, int4, fp4."),
+    act_dtype: Optional[str] = typer.Option(None, "--act-dtype", help="Default: weight dtype."),
+    kv_dtype: Optional[str] = typer.Option(None, "--kv-dtype", help="Default: activation dtype."),
+    framework: Optional[str] = typer.Option(None, "--framework", "-f", help="vLLM, TensorRT-LLM, SGLang, ..."),
+    chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Chunked-prefill tokens per iteration."),
+    draft_model: Optional[str] = typer.Option(None, "--draft-model", help="Speculative decoding draft (or mtp/eagle)."),
+    spec_tokens: Optional[int] = typer.Option(None, "--spec-tokens", help="Draft tokens per step (γ)."),
+    acceptance_rate: Optional[float] = typer.Option(None, "--acceptance-rate", help="Per-token acceptance (α)."),
+    ops: bool = typer.Option(False, "--ops", help="Show the per-operator table."),
+    profiles: Optional[Path] = typer.Option(None, "--profiles", help="Calibration profiles JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Predict one scenario and print a readable summary."""
+    from . import api, report_cli
+    from .profiles import default_profiles
+
+    prof = default_profiles(profiles)
+    res = api.estimate(model, hardware, profiles=prof, input_tokens=input_tokens, output_tokens=output_tokens,
+                       batch_size=batch, tp=tp, pp=pp, ep=ep, dp=dp, cp=cp, weight_dtype=weight_dtype,
+                       act_dtype=act_dtype, kv_dtype=kv_dtype, framework=framework, chunk_size=chunk_size,
+                       draft_model=draft_model, spec_tokens=spec_tokens, acceptance_rate=acceptance_rate)
+    report_cli.print_estimate(res, ops=ops, as_json=as_json)
+
+
+@app.command()
+def models(csv: bool = typer.Option(False, "--csv", help="Print CSV.")) -> None:
+    """List the model zoo (parameters, active parameters, KV bytes per token)."""
+    from . import api, report_cli
+
+    report_cli.print_table(api.models_table(), csv=csv, title="genz model zoo",
+                           columns=["model", "architecture", "params_total", "params_active", "kv_bytes_per_token",
+                                    "layers", "hidden", "max_context"])
+
+
+@app.command()
+def hardware(csv: bool = typer.Option(False, "--csv", help="Print CSV.")) -> None:
+    """List the hardware presets (peak compute, memory, bandwidth, network)."""
+    from . import api, report_cli
+
+    report_cli.print_table(api.hardware_table(), csv=csv, title="genz hardware presets",
+                           columns=["hardware", "peak_tflops_bf16", "peak_tflops_fp8", "hbm_gb", "hbm_gb_per_s",
+                                    "scale_up_gb_per_s", "scale_up_domain", "tdp_w", "usd_per_hour"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the Typer app, turning user errors into one-line messages."""
+    try:
+        app(args=argv, prog_name="genz", standalone_mode=False)
+    except GenzError as exc:
+        typer.echo(f"genz: error: {exc}", err=True)
+        return 2
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        typer.echo("genz: aborted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        typer.echo("genz: interrupted", err=True)
+        return 130
+    except Exception as exc:  # click usage errors and anything unexpected: still one line
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            typer.echo(f"genz: error: {exc.format_message()}", err=True)
+            return exc.exit_code if exc.exit_code else 2
+        if os.environ.get("GENZ_DEBUG"):
+            raise
+        typer.echo(f"genz: internal error: {type(exc).__name__}: {exc} (set GENZ_DEBUG=1 for a traceback)", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Terminal rendering for the CLI (rich tables, CSV, JSON)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+import polars as pl
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "-"
+        a = abs(v)
+        if a >= 1e12:
+            return f"{v / 1e12:.2f} T"
+        if a >= 1e9:
+            return f"{v / 1e9:.2f} B"
+        if a >= 1e6:
+            return f"{v / 1e6:.2f} M"
+        if a >= 100:
+            return f"{v:,.0f}"
+        if a >= 1:
+            return f"{v:.2f}"
+        return f"{v:.3g}"
+    if isinstance(v, int) and abs(v) >= 1e6:
+        return f"{v / 1e9:.2f} B" if abs(v) >= 1e9 else f"{v / 1e6:.2f} M"
+    return str(v)
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 220)
+
+
+def print_table(df: pl.DataFrame, csv: bool = False, title: str = "", columns: list[str] | None = None) -> None:
+    """Print a frame as CSV (all columns) or as a rich table (selected columns)."""
+    if csv:
+        sys.stdout.write(df.write_csv())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    cols = columns or df.columns
+    t = Table(title=title, show_lines=False)
+    for c in cols:
+        t.add_column(c, justify="left" if df.schema[c] == pl.String else "right")
+    for row in df.select(cols).iter_rows():
+        t.add_row(*[_fmt(v) for v in row])
+    _console().print(t)
+
+
+def print_estimate(res, ops: bool = False, as_json: bool = False) -> None:
+    """Summary of one scenario; with ``ops`` the per-operator table of both phases."""
+    m = res.metrics
+    if as_json:
+        payload = {"scenario": res.scenario, "metrics": {k: v for k, v in m.items() if k not in res.scenario}}
+        if ops:
+            payload["operators"] = res.operators.to_dicts()
+        print(json.dumps(payload, indent=2, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    con = _console()
+    s = res.scenario
+    head = (f"{s['model']} on {s.get('num_devices') or ''}{'×' if s.get('num_devices') else ''}{s['hardware']} "
+            f"· in {s['input_tokens']} / out {s['output_tokens']} · batch {s.get('batch_size', 1)} "
+            f"· tp {s.get('tp', 1)} pp {s.get('pp', 1)} ep {s.get('ep', 1)} dp {s.get('dp', 1)}")
+    t = Table(title=head, show_header=True)
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    t.add_column("note")
+    rows = [
+        ("TTFT", f"{m['ttft_ms']:.2f} ms", f"prefill bound: {m['prefill_bottleneck']}"),
+        ("TPOT", f"{m['tpot_ms']:.3f} ms", f"decode bound: {m['decode_bottleneck']}"),
+        ("e2e latency", f"{m['e2e_latency_ms']:.1f} ms", ""),
+        ("throughput", f"{m['throughput_tok_s']:,.1f} tok/s", f"{m['throughput_tok_s_per_device']:,.1f} per device"),
+        ("max-load throughput", _fmt(m.get("max_throughput_tok_s")) + " tok/s",
+         f"batch {_fmt(m.get('max_throughput_batch'))}"),
+        ("memory / device", f"{m['memory_per_device_gb']:.2f} GB",
+         f"weights {m['weights_per_device_gb']:.2f} + KV {m['kv_cache_per_device_gb']:.2f} + "
+         f"act {m['activations_per_device_gb']:.2f}"),
+        ("max batch that fits", _fmt(m.get("max_batch_fit")), ""),
+        ("bottleneck", str(m["bottleneck"]), ""),
+        ("energy", f"{m['energy_j_per_token']:.3f} J/token", ""),
+        ("cost", _fmt(m.get("usd_per_million_tokens")) + " $/M tokens", ""),
+        ("calibration", str(m.get("calibration")), ""),
+        ("status", str(m["status"]), ""),
+    ]
+    for r in rows:
+        t.add_row(*r)
+    con.print(t)
+    if ops:
+        opt = Table(title="per-operator breakdown (per device; decode = mean step)")
+        for c, j in (("phase", "left"), ("operator", "left"), ("kind", "left"), ("layers", "right"),
+                     ("GFLOP/step", "right"), ("GB/step", "right"), ("ms/step", "right"), ("share", "right"),
+                     ("bound", "left")):
+            opt.add_column(c, justify=j)
+        for r in res.operators.iter_rows(named=True):
+            opt.add_row(r["phase"], r["operator"], r["kind"], f"{r['layers']:.0f}",
+                        f"{r['gflops_per_step']:.3g}", f"{r['gbytes_per_step']:.3g}", f"{r['time_per_step_ms']:.4f}",
+                        f"{100 * r['share']:.1f}%", r["bound"])
+        con.print(opt)
