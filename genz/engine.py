@@ -72,13 +72,13 @@ class Inputs:
     eff: dict[str, np.ndarray]  # efficiency factors by name (see genz.efficiency)
     offload_w: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bool: weights may spill to host
     offload_kv: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bool: KV may spill to host
+    no_window: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bool: stack ignores sliding windows
 
     def __post_init__(self) -> None:
         n = len(self.B)
-        if self.offload_w.shape != (n,):
-            self.offload_w = np.zeros(n, dtype=bool)
-        if self.offload_kv.shape != (n,):
-            self.offload_kv = np.zeros(n, dtype=bool)
+        for name in ("offload_w", "offload_kv", "no_window"):
+            if getattr(self, name).shape != (n,):
+                setattr(self, name, np.zeros(n, dtype=bool))
 
     def __len__(self) -> int:
         return len(self.B)
@@ -100,7 +100,7 @@ class Inputs:
 
     def par(self) -> Par:
         return Par(tp=self.tp, pp=self.pp, ep=self.ep, dp=self.dp, cp=self.cp, wb=self.wb, ab=self.ab,
-                   kvb=self.kvb, eb=self.eb, net=self.net())
+                   kvb=self.kvb, eb=self.eb, net=self.net(), no_window=self.no_window)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -170,15 +170,19 @@ def _rates(op: Op, inp: Inputs):
 
 
 def run_phase(model: ModelSpec, inp: Inputs, step: Step, s0, delta, n_iter, n_once, stage_factor,
-              hops_per_iter, want_ops: bool = False) -> PhaseResult:
+              hops_per_iter, want_ops: bool = False, include=None, step_overhead: bool = True) -> PhaseResult:
     """Time a phase of ``n_iter`` iterations (closed form over the growing context).
 
     ``stage_factor`` scales the per-pass operator time for pipeline parallelism,
     ``hops_per_iter`` is the pipeline activation-transfer time per iteration (s),
     ``n_once`` is how many times the ``once`` operators (LM head of a prefill) run.
+    ``include`` filters operators (used to compose mixed prefill+decode iterations);
+    ``step_overhead`` adds the per-iteration framework overhead.
     """
     par = inp.par()
     ops = model_ops(model, step, par)
+    if include is not None:
+        ops = [op for op in ops if include(op)]
     n = np.asarray(n_iter, dtype=float)
     zeros = np.zeros(len(inp))
     tc, tm, tn, tk = zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy()
@@ -242,6 +246,8 @@ def run_phase(model: ModelSpec, inp: Inputs, step: Step, s0, delta, n_iter, n_on
     t_kernel = kernels * e["kernel_overhead_s"]
     body = (tc + tm + tn + t_kernel) * stage_factor
     t_step = n * (e["step_overhead_s"] + e["seq_overhead_s"] * step.S * _microbatches(inp, step))
+    if not step_overhead:
+        t_step = np.zeros_like(t_step)
     hops = n * hops_per_iter
     total = body + t_step + hops
     return PhaseResult(
@@ -337,6 +343,60 @@ def decode(model: ModelSpec, inp: Inputs, want_ops: bool = False, t_tokens=None,
                      hops_per_iter=hops, want_ops=want_ops)
 
 
+def combine(*parts: PhaseResult) -> PhaseResult:
+    """Sum of phase results (parts of one composite iteration)."""
+    def tot(name):
+        return sum(getattr(p, name) for p in parts)
+
+    return PhaseResult(time=tot("time"), t_compute=tot("t_compute"), t_memory=tot("t_memory"),
+                       t_network=tot("t_network"), t_overhead=tot("t_overhead"), flops=tot("flops"),
+                       bytes=tot("bytes"), net_bytes=tot("net_bytes"), iterations=parts[0].iterations,
+                       ops=[d for p in parts for d in p.ops])
+
+
+def mixed_iteration(model: ModelSpec, inp: Inputs, n_dec, ctx_dec, n_pf, pf_len, want_ops: bool = False,
+                    t_dec=None) -> PhaseResult:
+    """One iteration of an in-flight batch: ``n_dec`` sequences decoding at context ``ctx_dec``
+    (``t_dec`` tokens each, 1 unless verifying speculative tokens) and ``n_pf`` prompts of ``pf_len``
+    tokens prefilled in the same forward pass (per replica).
+
+    Token-wise operators (GEMMs, norms, collectives) run once on all tokens of the iteration, so
+    weights are read once; attention and SSM scans are costed per sequence group (decode at its
+    context, prefill causal over its prompt). With pipeline parallelism the iteration is split in
+    ``pp`` micro-batches and the stages overlap (steady state).
+    """
+    n_dec = np.asarray(n_dec, dtype=float)
+    n_pf = np.asarray(n_pf, dtype=float)
+    pf_len = np.asarray(pf_len, dtype=float)
+    t_d = np.ones_like(n_dec) if t_dec is None else np.asarray(t_dec, dtype=float)
+    T = n_dec * t_d + n_pf * pf_len
+    pp = inp.pp.astype(float)
+    m = np.where(n_dec + n_pf >= pp, pp, 1.0)
+    imb = _stage_imbalance(model, pp)
+    stage_factor = np.maximum(m, pp) / pp * imb
+    one = np.ones_like(T)
+    zero = np.zeros_like(T)
+    tok = Step(S=one, t=T / m, logits=(n_dec * t_d + n_pf) / m, absorb=np.zeros_like(T, dtype=bool))
+    dec = Step(S=n_dec / m, t=t_d, logits=one, absorb=t_d <= 16)
+    pf = Step(S=n_pf / m, t=np.maximum(pf_len, 1.0), logits=one, absorb=pf_len <= 16)
+    par = inp.par()
+    cross = inp.tp * inp.cp >= inp.domain
+    hop = coll.p2p(T / m * model.hidden * inp.ab, cross, par.net)
+    hops = np.where(pp > 1, pp * hop * np.maximum(m, pp) / pp, 0.0)
+    a = run_phase(model, inp, tok, s0=zero, delta=zero, n_iter=one, n_once=one, stage_factor=stage_factor,
+                  hops_per_iter=hops, want_ops=want_ops, include=lambda op: not op.per_seq, step_overhead=False)
+    # framework overhead per iteration: fixed part plus a part per sequence in flight
+    over = inp.eff["step_overhead_s"] + inp.eff["seq_overhead_s"] * (n_dec + n_pf)
+    a.time = a.time + over
+    a.t_overhead = a.t_overhead + over
+    b = run_phase(model, inp, dec, s0=ctx_dec, delta=zero, n_iter=one, n_once=one, stage_factor=stage_factor,
+                  hops_per_iter=zero, want_ops=want_ops, include=lambda op: op.per_seq, step_overhead=False)
+    c = run_phase(model, inp, pf, s0=zero, delta=zero, n_iter=np.where(n_pf > 0, 1.0, 0.0), n_once=one,
+                  stage_factor=stage_factor, hops_per_iter=zero, want_ops=want_ops,
+                  include=lambda op: op.per_seq, step_overhead=False)
+    return combine(a, b, c)
+
+
 def _scale(r: PhaseResult, k: np.ndarray) -> PhaseResult:
     ops = [{**d, **{x: d[x] * k for x in ("flops", "bytes", "net_bytes", "time", "t_compute", "t_memory")}}
            for d in r.ops]
@@ -420,7 +480,9 @@ def kv_bytes_per_request(model: ModelSpec, inp: Inputs, context: np.ndarray) -> 
                 per_tok = np.ceil(mx.n_kv_heads / tp) * (mx.head_dim + mx.v_head_dim) * inp.kvb
             tokens = np.minimum(L, context) + beams * gen
             if mx.window:
-                tokens = np.minimum(tokens, mx.window * beams)
+                # a sliding-window layer keeps the last `window` tokens, unless the serving stack
+                # allocates full-length KV for it (then the layer behaves as global attention)
+                tokens = np.where(inp.no_window, tokens, np.minimum(tokens, mx.window * beams))
             total = total + lc.count * per_tok * tokens / cp
         elif isinstance(mx, Mamba):
             total = total + lc.count * beams * mx.state_elements() / tp * inp.kvb

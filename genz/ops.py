@@ -58,6 +58,7 @@ class Op:
     kv_bytes: np.ndarray | float = 0.0  # constant part of KV bytes (informational)
     rate: str = "matrix"  # 'matrix' (tensor cores at compute dtype), 'attn', 'vector', 'matrix16'
     once: bool = False  # only in the last iteration of a phase (LM head of a prefill)
+    per_seq: bool = False  # cost depends on sequences and context, not only on tokens (attention, SSM scan)
     kernels: float = 1.0
     extra: dict = field(default_factory=dict)
 
@@ -86,6 +87,7 @@ class Par:
     kvb: np.ndarray  # KV-cache bytes/element
     eb: np.ndarray  # embedding / LM-head bytes/element (kept at 16 bit when weights are quantized)
     net: coll.Net  # network (efficiency applied)
+    no_window: np.ndarray | bool = False  # serving stack runs sliding-window layers as global attention
 
 
 def _ceil_div(a, b):
@@ -113,7 +115,7 @@ def comm(name, seconds, count, bytes_=0.0, once=False) -> Op:
               extra={"net_bytes": bytes_})
 
 
-def _keys_affine(t, window):
+def _keys_affine(t, window, no_window=False):
     """Keys attended by a block of t causal queries after s cached tokens: α + β·s, capped.
 
     Exact without a window: Σ_{p=s}^{s+t-1} (p+1) = t·s + t(t+1)/2. With a window W each query
@@ -124,7 +126,7 @@ def _keys_affine(t, window):
     beta = t
     if window is None:
         return alpha, beta, INF, INF
-    s_cap = np.maximum(window - (t + 1.0) / 2.0, 0.0)
+    s_cap = np.where(no_window, INF, np.maximum(window - (t + 1.0) / 2.0, 0.0))
     return alpha, beta, s_cap, t * window
 
 
@@ -143,7 +145,7 @@ def attention_ops(a: Attention, count: int, h: int, st: Step, par: Par) -> list[
         d, dv = a.head_dim, a.v_head_dim
         ops.append(gemm("qkv_proj", T, h, Hq * d + Hkv * (d + dv), par, count))
         ops.append(elementwise("rope", T * (Hq + Hkv) * d, par, count, flops_per_elem=6.0, reads=2.0))
-        alpha, beta, s_cap, _ = _keys_affine(t, a.window)
+        alpha, beta, s_cap, _ = _keys_affine(t, a.window, par.no_window)
         # attention core: QK^T and PV over the attended keys: 2·(d + dv) FLOPs per query-key per head
         fk = 2.0 * Hq * (d + dv) * S / cp
         kv_tok = Hkv * (d + dv) * par.kvb  # KV bytes per token per device
@@ -153,7 +155,7 @@ def attention_ops(a: Attention, count: int, h: int, st: Step, par: Par) -> list[
         read0 = S * t * kv_tok / cp  # read of the block's own keys
         ops.append(Op(name="attention", kind="attention", count=count,
                       f0=fk * alpha, f1=fk * beta, b0=qo + new_kv + read0, b1=S * kv_tok / cp,
-                      s_cap=s_cap, rate="attn", kernels=1.0))
+                      s_cap=s_cap, rate="attn", kernels=1.0, per_seq=True))
         ops.append(gemm("o_proj", T, Hq * dv, h, par, count))
         if np.any(cp > 1):
             # ring attention: every rank passes its K/V block around the ring (cp-1)/cp of the prompt
@@ -183,7 +185,7 @@ def _mla_ops(a: Attention, count: int, h: int, st: Step, par: Par, T, Hq) -> lis
         ops.append(gemm("q_proj", T, h, Hq * (nope + rope), par, count))
     ops.append(gemm("kv_a_proj", T, h, r + rope, par, count))  # replicated: latent + rope key
     lat_tok = (r + rope) * par.kvb  # latent KV bytes per token (not split by TP)
-    alpha, beta, s_cap, _ = _keys_affine(t, a.window)
+    alpha, beta, s_cap, _ = _keys_affine(t, a.window, par.no_window)
     absorb = st.absorb
     # --- absorbed (decode): q_nope·W_UK -> latent query; attention in latent space; ·W_UV ---
     f_abs_proj = 2.0 * T * Hq * nope * r + 2.0 * T * Hq * r * dv
@@ -199,7 +201,7 @@ def _mla_ops(a: Attention, count: int, h: int, st: Step, par: Par, T, Hq) -> lis
     b0 = qo + w_abs + T * lat_tok + S * t / cp * lat_tok
     b1 = S * lat_tok / cp
     ops.append(Op(name="attention", kind="attention", count=count, f0=f0, f1=f1, b0=b0, b1=b1,
-                  s_cap=s_cap, rate="attn", kernels=3.0, weight_bytes=w_abs))
+                  s_cap=s_cap, rate="attn", kernels=3.0, weight_bytes=w_abs, per_seq=True))
     ops.append(gemm("o_proj", T, Hq * dv, h, par, count))
     return ops
 
@@ -267,14 +269,16 @@ def mamba_ops(m: Mamba, count: int, h: int, st: Step, par: Par) -> list[Op]:
     ops.append(gemm("ssm_in_proj", T, h, m.in_proj_out / tp, par, count))
     conv = m.conv_dim / tp
     ops.append(Op(name="ssm_conv", kind="elementwise", count=count, f0=2.0 * T * conv * m.d_conv,
-                  b0=2.0 * T * conv * par.ab + 2.0 * S * conv * (m.d_conv - 1) * par.kvb, rate="vector"))
+                  b0=2.0 * T * conv * par.ab + 2.0 * S * conv * (m.d_conv - 1) * par.kvb, rate="vector",
+                  per_seq=True))
     if m.version == 1:
         ops.append(gemm("ssm_x_proj", T, di, m.dt_rank + 2 * m.d_state, par, count))
         ops.append(gemm("ssm_dt_proj", T, m.dt_rank, di, par, count))
     state = S * di * m.d_state * par.kvb  # recurrent state per device, bytes
     # selective scan: ~9 FLOPs per (channel, state) per token (discretize, update, readout)
     ops.append(Op(name="ssm_scan", kind="ssm", count=count, f0=9.0 * T * di * m.d_state,
-                  b0=2.0 * state + T * (3.0 * di + 2.0 * m.d_state) * par.ab, rate="vector", kernels=2.0))
+                  b0=2.0 * state + T * (3.0 * di + 2.0 * m.d_state) * par.ab, rate="vector", kernels=2.0,
+                  per_seq=True))
     ops.append(gemm("ssm_out_proj", T, di, h, par, count))
     msg = T * h * par.ab
     ops.append(comm("ssm_allreduce", np.where(tp > 1, coll.allreduce(msg, tp, par.net), 0.0), count,

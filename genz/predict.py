@@ -120,12 +120,16 @@ def build_inputs(rows: pl.DataFrame, hws: list[Hardware], hw_idx: np.ndarray,
     wb = b(wdt)
     hwa = _hw_arrays(hws, hw_idx, adt, kdt)
     batch = rows.get_column("_batch_size").fill_null(1).to_numpy().astype(float)
+    from .serving import framework_arrays
+
+    fw = framework_arrays(rows.get_column("_framework_key").to_list())
     offload = rows.get_column("_offload").fill_null("none").str.to_lowercase().to_numpy()
     return Inputs(
         B=batch, L=i("_input_tokens"), O=i("_output_tokens"), tp=i("_tp"), pp=i("_pp"), ep=i("_ep"),
         dp=i("_dp"), cp=i("_cp"), beams=i("_num_beams"), devices=i("_num_devices"), chunk=i("_chunk_size"),
         budget=i("_max_num_tokens"), wb=wb, ab=b(adt), kvb=b(kdt), eb=np.maximum(wb, 2.0),
         eff=effs, offload_w=np.isin(offload, ["weights", "both"]), offload_kv=np.isin(offload, ["kv", "both"]),
+        no_window=fw["no_window"],
         **hwa,
     )
 
@@ -215,7 +219,7 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         max_fit = np.floor(np.maximum(free, 0) / np.maximum(mem.kv_per_seq, 1e-9)) * inp.dp
         extra_f["concurrency"][sel] = est.extra["concurrency"]
         # max-load throughput: serving model (in-flight batching, KV-limited batch)
-        mt = serving.max_throughput(spec, inp, profiles_ok=True)
+        mt = serving.max_throughput(spec, inp, rows.get_column("_framework_key").to_list())
         one_req = mem.weights + mem.activations + mem.kv_per_seq
         st_here = np.where(fits, "ok", [
             f"does_not_fit: needs {t / GB:.1f} GB per device for weights + one request (weights {w / GB:.1f}, "

@@ -2,21 +2,90 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 import numpy as np
 
-from .engine import Estimate, Inputs
+from .engine import Estimate, Inputs, activation_bytes, kv_bytes_per_request, mixed_iteration, weight_bytes_per_device
+from .errors import GenzError
+
+FRAMEWORKS_FILE = Path(__file__).parent / "data" / "frameworks.yaml"
 
 #: fraction of board power drawn while a device is in each kind of work (assumption: compute-bound
 #: kernels run near TDP, memory-bound ones well below, waiting on network/CPU near idle)
 POWER_FRACTION = {"compute": 1.0, "memory": 0.7, "network": 0.5, "overhead": 0.35}
 
 
-def max_throughput(spec, inp: Inputs, profiles_ok: bool = True) -> dict[str, np.ndarray]:
-    """Placeholder until the serving model lands: max-load throughput is unsupported."""
+@functools.lru_cache(maxsize=1)
+def frameworks() -> dict[str, dict]:
+    """Serving-stack defaults (``genz/data/frameworks.yaml``), by framework key."""
+    from .zoo import load_yaml
+
+    data = load_yaml(FRAMEWORKS_FILE)
+    if not isinstance(data, dict) or "generic" not in data:
+        raise GenzError(f"{FRAMEWORKS_FILE}: needs a 'generic' entry")
+    return data
+
+
+def framework_arrays(keys) -> dict[str, np.ndarray]:
+    """Per-row serving defaults for framework keys (unknown keys use 'generic')."""
+    fw = frameworks()
+    rows = [fw.get(k, fw["generic"]) for k in keys]
+    return {
+        "free_mode": np.array([r.get("memory_mode", "free_fraction") == "free_fraction" for r in rows]),
+        "fraction": np.array([float(r.get("memory_fraction", 0.9)) for r in rows]),
+        "max_batch": np.array([float(r.get("max_batch", 1024)) for r in rows]),
+        "budget": np.array([float(r.get("max_num_tokens", 8192)) for r in rows]),
+        "full_reserve": np.array([r.get("reserve", "full") == "full" for r in rows]),
+        "no_window": np.array([not bool(r.get("sliding_window", True)) for r in rows]),
+    }
+
+
+def max_throughput(spec, inp: Inputs, fw_keys) -> dict[str, np.ndarray]:
+    """Steady-state output tokens/s of a server under maximum load (in-flight batching).
+
+    Model: the server keeps ``N`` requests in flight, as many as its KV-cache pool holds
+    (capped by the stack's max batch). Every request lives ``O`` iterations (one prefill, ``O-1``
+    decode steps), so each iteration decodes ``N·(O-1)/O`` sequences, whose contexts are spread
+    uniformly over ``[L, L+O]`` (mean ``L + O/2``), and prefills ``N/O`` new prompts in the same
+    forward pass; it emits ``N`` output tokens. Throughput = ``N / t_iteration`` per replica,
+    times ``dp`` replicas.
+
+    KV pool: TensorRT-LLM-style stacks take a fraction of the memory left after weights and
+    activations; vLLM-style stacks a fraction of the device memory minus weights and activations
+    (``genz/data/frameworks.yaml``). Stacks that never evict reserve prompt + full output per
+    request; paged stacks with preemption the mean footprint.
+    """
     n = len(inp)
-    return {"throughput": np.full(n, np.nan), "batch": np.full(n, np.nan), "ttft_s": np.full(n, np.nan),
-            "tpot_s": np.full(n, np.nan),
-            "status": np.full(n, "unsupported: max_throughput_tok_s needs the serving model", dtype=object)}
+    fa = framework_arrays(fw_keys)
+    budget_in = np.where(inp.budget > 0, inp.budget, fa["budget"])
+    work = inp.take(np.arange(n))
+    work.budget = budget_in
+    weights = weight_bytes_per_device(spec, work)
+    act = activation_bytes(spec, work)
+    cap = work.hbm_bytes
+    pool = np.where(fa["free_mode"], fa["fraction"] * (cap - weights - act), fa["fraction"] * cap - weights - act)
+    L = work.L.astype(float)
+    O = work.O.astype(float)
+    ctx_res = np.where(fa["full_reserve"], L + O, L + O / 2.0)
+    per_req = kv_bytes_per_request(spec, work, ctx_res)
+    N = np.floor(np.maximum(pool, 0.0) / np.maximum(per_req, 1e-9))
+    user_batch = inp.B.astype(float)
+    N = np.minimum(N, fa["max_batch"])
+    ok = N >= 1
+    N = np.maximum(N, 1.0)
+    n_pf = N / O
+    n_dec = N - n_pf
+    it = mixed_iteration(spec, work, n_dec=n_dec, ctx_dec=L + O / 2.0, n_pf=n_pf, pf_len=L)
+    thr = N / it.time * work.dp
+    status = np.where(ok, "ok", [
+        f"does_not_fit: weights {w / 1e9:.1f} GB leave no KV room for one request of {int(l + o)} tokens "
+        f"({r / 1e9:.2f} GB) on {c / 1e9:.0f} GB" for w, l, o, r, c in zip(weights, L, O, per_req, cap)
+    ] if (~ok).any() else "ok")
+    del user_batch
+    return {"throughput": np.where(ok, thr, np.nan), "batch": np.where(ok, N * work.dp, np.nan),
+            "ttft_s": it.time, "tpot_s": it.time, "status": status.astype(object), "iteration": it}
 
 
 def apply_offload(spec, inp: Inputs, est: Estimate, spill: np.ndarray) -> Estimate:
