@@ -6,7 +6,9 @@ domain, the cross-domain step over the scale-out network on 1/local of the data 
 has its own NIC), and an all-gather inside each domain.
 
 Costs are ``α·steps + bytes / (bandwidth · efficiency)`` per algorithm; like NCCL, the cheapest
-algorithm for the message size is used:
+algorithm for the message size is used. Which algorithms exist is a property of the serving
+stack: NCCL offers ring and tree; stacks with custom all-reduce kernels (TensorRT-LLM, vLLM with
+CUDA graphs) add one-shot and two-shot, which win for the small messages of decode:
 
 * ring all-reduce: ``2(n-1)`` steps, ``2(n-1)/n · S`` bytes per device;
 * two-shot (reduce-scatter + all-gather, direct over a switch): 2 steps, ``2(n-1)/n · S`` bytes;
@@ -33,17 +35,19 @@ class Net:
     domain: np.ndarray  # devices per scale-up domain
     out_bw: np.ndarray  # scale-out bandwidth per device per direction, bytes/s (efficiency applied)
     out_lat: np.ndarray  # scale-out latency, s
+    custom: np.ndarray | bool = True  # custom one/two-shot all-reduce kernels available
 
 
-def _flat_allreduce(S, n, bw, lat):
+def _flat_allreduce(S, n, bw, lat, custom=True):
     """Cheapest single-level all-reduce time (s) of S bytes over n devices."""
     n = np.maximum(n, 1.0)
     frac = (n - 1.0) / n
     ring = 2.0 * (n - 1.0) * lat + 2.0 * frac * S / bw
+    tree = 2.0 * np.log2(np.maximum(n, 2.0)) * lat + 2.0 * S / bw
     two_shot = 2.0 * lat + 2.0 * frac * S / bw
     one_shot = lat + (n - 1.0) * S / bw
-    tree = 2.0 * np.log2(np.maximum(n, 2.0)) * lat + 2.0 * S / bw
-    t = np.minimum(np.minimum(ring, two_shot), np.minimum(one_shot, tree))
+    nccl = np.minimum(ring, tree)
+    t = np.where(custom, np.minimum(nccl, np.minimum(one_shot, two_shot)), nccl)
     return np.where(n > 1, t, 0.0)
 
 
@@ -62,12 +66,12 @@ def allreduce(S, n, net: Net):
     S = np.asarray(S, dtype=float)
     n = np.asarray(n, dtype=float)
     inside = n <= net.domain
-    t_flat = _flat_allreduce(S, n, net.up_bw, net.up_lat)
+    t_flat = _flat_allreduce(S, n, net.up_bw, net.up_lat, net.custom)
     local = np.minimum(n, net.domain)
     nodes = np.ceil(n / np.maximum(local, 1.0))
     t_hier = (
         2.0 * _flat_allgather(S, local, net.up_bw, net.up_lat)  # reduce-scatter + all-gather inside
-        + _flat_allreduce(S / np.maximum(local, 1.0), nodes, net.out_bw, net.out_lat)
+        + _flat_allreduce(S / np.maximum(local, 1.0), nodes, net.out_bw, net.out_lat, False)
     )
     return np.where(inside, t_flat, t_hier)
 

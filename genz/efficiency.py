@@ -4,9 +4,10 @@ The roofline time of an operator is
 
     t = max(FLOPs / (peak · eff_compute(M)), bytes / (bandwidth · eff_memory)) + kernel_overhead
 
-and a collective's time uses ``eff_network`` on link bandwidth. On top of the per-operator sum,
+and a collective's time uses ``eff_network`` on link bandwidth plus ``comm_overhead`` per call. On top of the per-operator sum,
 every forward iteration pays ``step_overhead`` (scheduler, launch gaps, sampling: CPU time the GPU
-waits on) plus ``seq_overhead`` per sequence in the batch.
+waits on) plus ``seq_overhead`` per sequence in the batch, and every request pays
+``request_overhead`` once (tokenization, scheduling, first-call setup; part of TTFT).
 
 ``eff_compute(M) = compute · M / (M + gemm_m_half)`` models the lower utilisation of GEMMs with
 few rows (tile quantization, too few thread blocks); ``M`` is the GEMM's row count on the device.
@@ -35,6 +36,8 @@ class Efficiency:
     kernel_overhead_s: float = 3e-6  # fixed time per kernel (launch, tail), s
     step_overhead_s: float = 1.0e-3  # fixed time per forward iteration (scheduler, sampling), s
     seq_overhead_s: float = 2e-5  # extra time per sequence per iteration (sampling, bookkeeping), s
+    comm_overhead_s: float = 5e-6  # software time per collective call on top of link latency, s
+    request_overhead_s: float = 0.0  # fixed time per run/request (tokenize, schedule, first-call setup), s
 
     @classmethod
     def names(cls) -> list[str]:
@@ -59,6 +62,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "kernel_overhead_s": (0.0, 50e-6),
     "step_overhead_s": (0.0, 0.1),
     "seq_overhead_s": (0.0, 2e-3),
+    "comm_overhead_s": (0.0, 5e-3),
+    "request_overhead_s": (0.0, 30.0),
 }
 
 DEFAULT = Efficiency()

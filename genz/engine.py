@@ -73,10 +73,11 @@ class Inputs:
     offload_w: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bool: weights may spill to host
     offload_kv: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bool: KV may spill to host
     no_window: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bool: stack ignores sliding windows
+    custom_ar: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bool: one/two-shot all-reduce kernels
 
     def __post_init__(self) -> None:
         n = len(self.B)
-        for name in ("offload_w", "offload_kv", "no_window"):
+        for name in ("offload_w", "offload_kv", "no_window", "custom_ar"):
             if getattr(self, name).shape != (n,):
                 setattr(self, name, np.zeros(n, dtype=bool))
 
@@ -96,7 +97,7 @@ class Inputs:
     def net(self) -> coll.Net:
         e = self.eff["network"]
         return coll.Net(up_bw=self.up_bw * e, up_lat=self.up_lat, domain=self.domain,
-                        out_bw=self.out_bw * e, out_lat=self.out_lat)
+                        out_bw=self.out_bw * e, out_lat=self.out_lat, custom=self.custom_ar)
 
     def par(self) -> Par:
         return Par(tp=self.tp, pp=self.pp, ep=self.ep, dp=self.dp, cp=self.cp, wb=self.wb, ab=self.ab,
@@ -194,7 +195,10 @@ def run_phase(model: ModelSpec, inp: Inputs, step: Step, s0, delta, n_iter, n_on
     for op in ops:
         reps = n_once if op.once else n
         if op.kind == "comm":
-            t = np.broadcast_to(np.asarray(op.comm_s, dtype=float), zeros.shape) * reps * op.count
+            raw = np.broadcast_to(np.asarray(op.comm_s, dtype=float), zeros.shape)
+            # software cost per collective call (launch, synchronization) on top of the alpha-beta time
+            raw = raw + np.where(raw > 0, inp.eff["comm_overhead_s"], 0.0)
+            t = raw * reps * op.count
             tn = tn + t
             nb = np.broadcast_to(np.asarray(op.extra.get("net_bytes", 0.0), dtype=float), zeros.shape) * reps * op.count
             nbytes = nbytes + nb
@@ -587,6 +591,9 @@ def estimate(model: ModelSpec, inp: Inputs, want_ops: bool = False) -> Estimate:
         run = inp.take(np.arange(len(inp)))
         run.B = np.ceil(Br / waves) * inp.dp
     pf = prefill(model, run, want_ops=want_ops)
+    # fixed per-run cost (tokenization, scheduling, setup) lands before the first token
+    pf.time = pf.time + inp.eff["request_overhead_s"]
+    pf.t_overhead = pf.t_overhead + inp.eff["request_overhead_s"]
     dc = decode(model, run, want_ops=want_ops)
     O = inp.O.astype(float)
     steps = np.maximum(O - 1.0, 0.0)

@@ -129,7 +129,7 @@ def build_inputs(rows: pl.DataFrame, hws: list[Hardware], hw_idx: np.ndarray,
         dp=i("_dp"), cp=i("_cp"), beams=i("_num_beams"), devices=i("_num_devices"), chunk=i("_chunk_size"),
         budget=i("_max_num_tokens"), wb=wb, ab=b(adt), kvb=b(kdt), eb=np.maximum(wb, 2.0),
         eff=effs, offload_w=np.isin(offload, ["weights", "both"]), offload_kv=np.isin(offload, ["kv", "both"]),
-        no_window=fw["no_window"],
+        no_window=fw["no_window"], custom_ar=fw["custom_ar"],
         **hwa,
     )
 

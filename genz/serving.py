@@ -39,6 +39,7 @@ def framework_arrays(keys) -> dict[str, np.ndarray]:
         "budget": np.array([float(r.get("max_num_tokens", 8192)) for r in rows]),
         "full_reserve": np.array([r.get("reserve", "full") == "full" for r in rows]),
         "no_window": np.array([not bool(r.get("sliding_window", True)) for r in rows]),
+        "custom_ar": np.array([r.get("allreduce", "nccl") == "custom" for r in rows]),
     }
 
 

@@ -51,9 +51,13 @@ def test_allreduce_time_at_known_size():
               out_lat=np.array(5e-6))
     # two-shot inside the domain: 2 steps × 1 µs + 2·(7/8)·1 MB / 100 GB/s = 19.5 µs
     assert float(allreduce(1e6, 8, net)) == pytest.approx(19.5e-6)
-    # 16 devices cross domains: intra RS + AG (2 × (1 µs + 7/8 MB/100 GB/s)) + an all-reduce of 1/8 MB
-    # between 2 nodes, where one-shot (one 5 µs hop + 125 kB at 10 GB/s) is the cheapest algorithm
-    inter = 5e-6 + (1e6 / 8) / 10e9
+    # NCCL only (no custom kernels): tree, 2·log2(8) = 6 steps + 2 MB / 100 GB/s = 26 µs (ring: 31.5 µs)
+    nccl = Net(up_bw=np.array(100e9), up_lat=np.array(1e-6), domain=np.array(8), out_bw=np.array(10e9),
+               out_lat=np.array(5e-6), custom=False)
+    assert float(allreduce(1e6, 8, nccl)) == pytest.approx(26e-6)
+    # 16 devices cross domains: intra RS + AG (2 × (1 µs + 7/8 MB/100 GB/s)) + an NCCL all-reduce of
+    # 1/8 MB between 2 nodes: ring, 2 steps of 5 µs + 2·(1/2)·125 kB / 10 GB/s = 22.5 µs
+    inter = 2 * 5e-6 + 2 * 0.5 * (1e6 / 8) / 10e9
     intra = 2 * (1e-6 + 7 / 8 * 1e6 / 100e9)
     assert float(allreduce(1e6, 16, net)) == pytest.approx(intra + inter)
     assert float(allreduce(1e6, 1, net)) == 0.0

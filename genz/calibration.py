@@ -1,0 +1,470 @@
+"""Calibration: fit efficiency profiles to measured latencies, validate them honestly.
+
+Fit
+    For every platform × framework with enough measured rows, the efficiency factors of
+    :class:`genz.efficiency.Efficiency` are fitted by robust least squares on
+    ``log(predicted / measured)`` (soft-L1 loss, so a 2× outlier does not drag the fit), with a
+    Gaussian prior in log space that pulls each factor towards the level above it in the
+    hierarchy (global → framework / platform → platform × framework). Factors stay inside
+    their physical bounds (:data:`genz.efficiency.BOUNDS`).
+
+Validation
+    k-fold cross-validation grouped by model: a model's rows are never in both the fit and the
+    check, so the reported error is the error on a model the fit has not seen. The out-of-fold
+    residuals give the uncertainty bands (10th-90th percentile of measured/predicted, per
+    platform × metric where there are enough rows) and their coverage.
+
+Everything is deterministic: sorted inputs, no random numbers, no clock in the output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from scipy.optimize import least_squares
+
+from . import engine, serving
+from .efficiency import BOUNDS, DEFAULT, Efficiency
+from .errors import GenzError
+from .hardware import get_hardware
+from .predict import build_inputs
+from .profiles import Profile, ProfileSet
+from .scenarios import normalize
+from .zoo import get_model
+
+#: factors fitted from end-to-end measurements, with the prior width (log-space σ) around the parent
+FIT_SIGMA: dict[str, float] = {
+    "compute": 0.35,
+    "attention": 0.6,
+    "memory": 0.25,
+    "network": 0.7,
+    "step_overhead_s": 1.5,
+    "seq_overhead_s": 1.5,
+    "kernel_overhead_s": 0.8,
+    "comm_overhead_s": 1.5,
+    "request_overhead_s": 3.0,
+}
+#: smallest positive value of factors that may be ~0 (log parameterization needs a floor)
+FLOOR = {"step_overhead_s": 1e-5, "seq_overhead_s": 1e-7, "kernel_overhead_s": 1e-7, "comm_overhead_s": 1e-7,
+         "request_overhead_s": 1e-3}
+MIN_ROWS = 12  # fewest rows for a platform × framework profile of its own
+BAND_MIN_ROWS = 20  # fewest out-of-fold residuals for a band of its own
+BAND_Q = (0.10, 0.90)  # 80 % central band
+
+
+# ----------------------------------------------------------------------------------------------
+# prepared measurements: engine inputs built once, efficiencies swapped per evaluation
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    """Measured rows with the engine inputs pre-built per model."""
+
+    frame: pl.DataFrame  # normalized measurement rows that can be predicted
+    value: np.ndarray
+    metric: np.ndarray
+    platform: np.ndarray
+    framework: np.ndarray
+    model: np.ndarray
+    groups: list  # (spec, Inputs, row indices, framework keys)
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def subset(self, mask: np.ndarray) -> Prepared:
+        """Rows where ``mask`` is true (engine inputs sliced once)."""
+        pos = np.cumsum(mask) - 1
+        groups = []
+        for spec, inp, idx, fw in self.groups:
+            keep = mask[idx]
+            if keep.any():
+                groups.append((spec, inp.take(np.nonzero(keep)[0]), pos[idx[keep]],
+                               [f for f, k in zip(fw, keep) if k]))
+        return Prepared(frame=self.frame.filter(pl.Series(mask)), value=self.value[mask], metric=self.metric[mask],
+                        platform=self.platform[mask], framework=self.framework[mask], model=self.model[mask],
+                        groups=groups)
+
+
+def prepare(measurements: pl.DataFrame) -> Prepared:
+    """Normalize measured rows and pre-build engine inputs; rows that cannot be predicted are dropped."""
+    norm = normalize(measurements)
+    ok = (norm.get_column("status") == "ok").to_numpy()
+    specs: dict[str, object] = {}
+    hws: dict[str, object] = {}
+    for i, (m, h) in enumerate(zip(norm.get_column("_model").to_list(), norm.get_column("_hardware").to_list())):
+        if not ok[i]:
+            continue
+        try:
+            specs.setdefault(m, get_model(m))
+            hws.setdefault(h, get_hardware(h))
+        except GenzError:
+            ok[i] = False
+    norm = norm.filter(pl.Series(ok))
+    norm = norm.with_columns(
+        _model_id=pl.col("_model").replace_strict({k: v.id for k, v in specs.items()}, default=None),
+        _hw_id=pl.col("_hardware").replace_strict({k: v.id for k, v in hws.items()}, default=None),
+    )
+    order = np.lexsort((np.arange(norm.height), norm.get_column("_model_id").to_numpy()))
+    norm = norm[order]
+    hw_ids = sorted({h.id for h in hws.values()})
+    hw_list = [get_hardware(h) for h in hw_ids]
+    hw_pos = {h: i for i, h in enumerate(hw_ids)}
+    groups = []
+    model_col = norm.get_column("_model_id").to_numpy()
+    for mid in sorted(set(model_col.tolist())):
+        idx = np.nonzero(model_col == mid)[0]
+        rows = norm[idx]
+        fw = rows.get_column("_framework_key").to_list()
+        hidx = np.array([hw_pos[h] for h in rows.get_column("_hw_id").to_list()], dtype=int)
+        effs = {k: np.full(len(idx), v) for k, v in DEFAULT.as_dict().items()}
+        inp = build_inputs(rows, hw_list, hidx, effs)
+        groups.append((get_model(mid), inp, idx, fw))
+    return Prepared(
+        frame=norm, value=norm.get_column("value").cast(pl.Float64).to_numpy(),
+        metric=norm.get_column("_metric").to_numpy().astype(str), platform=norm.get_column("_hw_id").to_numpy(),
+        framework=norm.get_column("_framework_key").to_numpy(), model=model_col, groups=groups,
+    )
+
+
+def evaluate(prep: Prepared, effs: dict[str, np.ndarray]) -> np.ndarray:
+    """Predicted value of every prepared row given per-row efficiency arrays."""
+    out = np.full(len(prep), np.nan)
+    for spec, inp, idx, fw in prep.groups:
+        inp.eff = {k: v[idx] for k, v in effs.items()}
+        met = prep.metric[idx]
+        mt = met == "max_throughput_tok_s"
+        fixed = ~mt
+        if fixed.any():
+            sub = inp if fixed.all() else inp.take(np.nonzero(fixed)[0])
+            est = engine.estimate(spec, sub)
+            m = met[fixed]
+            val = np.select(
+                [m == "ttft_ms", m == "tpot_ms", m == "e2e_latency_ms", m == "throughput_tok_s",
+                 m == "throughput_tok_s_per_device"],
+                [est.ttft_s * 1e3, est.tpot_s * 1e3, est.e2e_s * 1e3, est.throughput_tok_s,
+                 est.throughput_tok_s_per_device], default=np.nan)
+            out[idx[fixed]] = val
+        if mt.any():
+            sub = inp if mt.all() else inp.take(np.nonzero(mt)[0])
+            r = serving.max_throughput(spec, sub, [f for f, k in zip(fw, mt) if k])
+            out[idx[mt]] = r["throughput"]
+    return out
+
+
+def _log_err(pred: np.ndarray, meas: np.ndarray) -> np.ndarray:
+    """log(predicted/measured), sign-adjusted so that 'too slow' is positive for every metric."""
+    return np.log(pred / meas)
+
+
+# ----------------------------------------------------------------------------------------------
+# fitting
+# ----------------------------------------------------------------------------------------------
+
+
+def _pack(e: Efficiency, names) -> np.ndarray:
+    d = e.as_dict()
+    return np.array([math.log(max(d[n], FLOOR.get(n, 1e-12))) for n in names])
+
+
+def _unpack(x: np.ndarray, base: Efficiency, names) -> Efficiency:
+    return replace(base, **{n: float(math.exp(v)) for n, v in zip(names, x)})
+
+
+def fit_efficiency(prep: Prepared, prior: Efficiency, names=tuple(FIT_SIGMA), max_nfev: int = 60) -> tuple[Efficiency, dict]:
+    """Fit efficiency factors to the prepared rows (MAP: soft-L1 data term + log-normal prior)."""
+    names = tuple(names)
+    lo = np.array([math.log(max(BOUNDS[n][0], FLOOR.get(n, 1e-12))) for n in names])
+    hi = np.array([math.log(BOUNDS[n][1]) for n in names])
+    x0 = np.clip(_pack(prior, names), lo + 1e-9, hi - 1e-9)
+    mu = x0.copy()
+    sig = np.array([FIT_SIGMA[n] for n in names])
+    n = len(prep)
+
+    def effs_for(x):
+        e = _unpack(x, prior, names).as_dict()
+        return {k: np.full(n, v) for k, v in e.items()}
+
+    def resid(x):
+        pred = evaluate(prep, effs_for(x))
+        r = _log_err(pred, prep.value)
+        r = np.where(np.isfinite(r), r, 3.0)
+        return np.concatenate([r, (x - mu) / sig])
+
+    res = least_squares(resid, x0, bounds=(lo, hi), loss="soft_l1", f_scale=0.15, max_nfev=max_nfev,
+                        x_scale=1.0, diff_step=1e-3)
+    eff = _unpack(res.x, prior, names)
+    r = resid(res.x)[:n]
+    info = {"n_rows": n, "geomean_abs_err": float(np.exp(np.mean(np.log(np.abs(np.expm1(r)) + 1e-12)))),
+            "median_log_err": float(np.median(r)), "nfev": int(res.nfev)}
+    return eff, info
+
+
+@dataclass(frozen=True)
+class FitResult:
+    profiles: ProfileSet
+    diagnostics: list[dict]
+
+
+def fit_profiles(prep: Prepared, version: str = "unversioned") -> FitResult:
+    """Fit the whole hierarchy of profiles on the prepared rows."""
+    diags: list[dict] = []
+    profiles: list[Profile] = []
+
+    def ranges(mask):
+        f = prep.frame.filter(pl.Series(mask))
+        b = f.get_column("_batch_size").drop_nulls()
+        return {"batch_max": int(b.max()) if b.len() else None,
+                "input_max": int(f.get_column("_input_tokens").max()),
+                "output_max": int(f.get_column("_output_tokens").max())}
+
+    def add(platform, framework, mask, prior):
+        sub = prep.subset(mask)
+        eff, info = fit_efficiency(sub, prior)
+        profiles.append(Profile(platform=platform, framework=framework, efficiency=eff, version=version,
+                                calibrated=platform != "*", n_rows=int(mask.sum()), ranges=ranges(mask)))
+        diags.append({"platform": platform, "framework": framework, **info})
+        return eff
+
+    everything = np.ones(len(prep), dtype=bool)
+    glob = add("*", "generic", everything, DEFAULT)
+    for fw in sorted(set(prep.framework.tolist())):
+        m = prep.framework == fw
+        if fw != "generic" and m.sum() >= MIN_ROWS:
+            add("*", fw, m, glob)
+    for hw in sorted(set(prep.platform.tolist())):
+        m = prep.platform == hw
+        if m.sum() < MIN_ROWS:
+            continue
+        plat = add(hw, "generic", m, glob)
+        fws = sorted(set(prep.framework[m].tolist()))
+        for fw in fws:
+            mf = m & (prep.framework == fw)
+            if fw != "generic" and mf.sum() >= MIN_ROWS and len(fws) > 1:
+                add(hw, fw, mf, plat)
+            elif fw != "generic" and mf.sum() >= MIN_ROWS:
+                # the platform's only framework: its profile is the platform fit itself
+                p = profiles[-1]
+                profiles.append(replace(p, framework=fw))
+    return FitResult(ProfileSet(profiles, source="fit"), diags)
+
+
+# ----------------------------------------------------------------------------------------------
+# prediction with a profile set (same lookup chain as genz.predict), cross-validation, bands
+# ----------------------------------------------------------------------------------------------
+
+
+def predict_prepared(prep: Prepared, profiles: ProfileSet) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions for prepared rows using the profile lookup chain; also each row's profile id."""
+    effs, labels, idx = profiles.lookup_rows(list(prep.platform), list(prep.platform), list(prep.framework))
+    return evaluate(prep, effs), np.array([profiles._all[i].id for i in idx], dtype=object)
+
+
+def model_folds(models: np.ndarray, k: int) -> np.ndarray:
+    """Fold id per row: models sorted by row count, dealt round-robin (deterministic, balanced)."""
+    uniq, counts = np.unique(models, return_counts=True)
+    order = sorted(zip(-counts, uniq))
+    fold_of = {m: i % k for i, (_, m) in enumerate(order)}
+    return np.array([fold_of[m] for m in models])
+
+
+def _cv_fold(args):
+    prep, train, test = args
+    fit = fit_profiles(prep.subset(train), version="cv")
+    pred, used = predict_prepared(prep.subset(test), fit.profiles)
+    return test, pred, used
+
+
+def cross_validate(prep: Prepared, k: int = 5, workers: int = 2) -> pl.DataFrame:
+    """Out-of-fold predictions for every row (folds grouped by model)."""
+    folds = model_folds(prep.model, k)
+    jobs = [(prep, folds != f, folds == f) for f in range(k)]
+    pred = np.full(len(prep), np.nan)
+    used = np.empty(len(prep), dtype=object)
+    if workers > 1:
+        # spawn, not fork: polars' thread pool does not survive a fork
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as ex:
+            results = list(ex.map(_cv_fold, jobs))
+    else:
+        results = [_cv_fold(j) for j in jobs]
+    for test, p, u in results:
+        pred[test] = p
+        used[test] = u
+    f = prep.frame
+    keep = [c for c in ("source", "framework", "model", "hardware", "num_devices", "tp", "pp", "ep", "weight_dtype",
+                        "act_dtype", "kv_dtype", "batch_size", "input_tokens", "output_tokens", "metric", "value",
+                        "unit") if c in f.columns]
+    out = f.select(keep).with_columns(
+        value=pl.col("value").cast(pl.Float64),
+        platform=pl.Series(prep.platform.tolist(), dtype=pl.String),
+        framework_key=pl.Series(prep.framework.tolist(), dtype=pl.String),
+        model_id=pl.Series(prep.model.tolist(), dtype=pl.String),
+        fold=pl.Series(folds, dtype=pl.Int32),
+        predicted_oof=pl.Series(pred, dtype=pl.Float64),
+        profile_oof=pl.Series(used.tolist(), dtype=pl.String),
+    )
+    return out.with_columns(
+        log_ratio=(pl.col("value") / pl.col("predicted_oof")).log(),
+        rel_err=((pl.col("predicted_oof") - pl.col("value")).abs() / pl.col("value")),
+    )
+
+
+def band_table(val: pl.DataFrame) -> dict:
+    """Band quantiles of log(measured/predicted): per platform × metric, per metric, overall."""
+    v = val.filter(pl.col("log_ratio").is_finite())
+    out: dict = {"overall": _q(v.get_column("log_ratio").to_numpy())}
+    for (m,), g in v.group_by(["metric"], maintain_order=True):
+        out[f"metric:{m}"] = _q(g.get_column("log_ratio").to_numpy())
+    for (p, m), g in v.group_by(["platform", "metric"], maintain_order=True):
+        if g.height >= BAND_MIN_ROWS:
+            out[f"{p}|{m}"] = _q(g.get_column("log_ratio").to_numpy())
+    return out
+
+
+def _q(x: np.ndarray) -> list[float]:
+    if len(x) == 0:
+        return [math.log(0.5), math.log(2.0)]
+    lo, hi = np.quantile(x, BAND_Q)
+    return [float(lo), float(hi)]
+
+
+def attach_bands(profiles: ProfileSet, bands: dict, val: pl.DataFrame) -> ProfileSet:
+    """Give every profile its band per metric (multiplicative factors on the prediction)."""
+    metrics = sorted(set(val.get_column("metric").to_list()))
+    out = []
+    for p in profiles.profiles:
+        b = {}
+        for m in metrics:
+            key = f"{p.platform}|{m}"
+            q = bands.get(key) or bands.get(f"metric:{m}") or bands["overall"]
+            if p.platform == "*" or key not in bands:
+                # no platform-specific evidence: widen by 50 % in log space
+                q = [q[0] * 1.5, q[1] * 1.5]
+            b[m] = [float(math.exp(min(q[0], 0.0))), float(math.exp(max(q[1], 0.0)))]
+        q = bands["overall"]
+        b["all"] = [float(math.exp(min(q[0], 0.0) * 1.5)), float(math.exp(max(q[1], 0.0) * 1.5))]
+        out.append(replace(p, bands=b))
+    return ProfileSet(out, source=profiles.source)
+
+
+def coverage(val: pl.DataFrame, bands: dict) -> float:
+    """Fraction of out-of-fold rows whose measurement lies inside its (leave-fold-out) band."""
+    v = val.filter(pl.col("log_ratio").is_finite())
+    inside = []
+    for p, m, r in zip(v.get_column("platform"), v.get_column("metric"), v.get_column("log_ratio")):
+        q = bands.get(f"{p}|{m}") or bands.get(f"metric:{m}") or bands["overall"]
+        inside.append(q[0] <= r <= q[1])
+    return float(np.mean(inside)) if inside else float("nan")
+
+
+def cv_coverage(val: pl.DataFrame) -> float:
+    """Honest band coverage: each fold's rows judged against bands built from the other folds."""
+    inside = []
+    for f in sorted(set(val.get_column("fold").to_list())):
+        train = val.filter(pl.col("fold") != f)
+        test = val.filter((pl.col("fold") == f) & pl.col("log_ratio").is_finite())
+        b = band_table(train)
+        for p, m, r in zip(test.get_column("platform"), test.get_column("metric"), test.get_column("log_ratio")):
+            q = b.get(f"{p}|{m}") or b.get(f"metric:{m}") or b["overall"]
+            inside.append(q[0] <= r <= q[1])
+    return float(np.mean(inside)) if inside else float("nan")
+
+
+# ----------------------------------------------------------------------------------------------
+# versioning and the end-to-end calibrate entry point
+# ----------------------------------------------------------------------------------------------
+
+
+def code_fingerprint() -> str:
+    """Hash of the genz sources and data files (what a profile's numbers depend on)."""
+    root = Path(__file__).parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.suffix in (".py", ".yaml", ".sql") and "__pycache__" not in p.parts \
+                and "calibration" not in p.relative_to(root).parts[:2]:
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def load_measurement_files(paths: list[str | Path]) -> pl.DataFrame:
+    """Read and validate measurement CSVs (sorted by path), concatenated."""
+    from .schemas import read_measurements
+
+    frames = []
+    for p in sorted(Path(x) for x in paths):
+        df = read_measurements(p)
+        frames.append(df.with_columns(pl.lit(p.name).alias("measurement_file")))
+    if not frames:
+        raise GenzError("calibration: no measurement files given")
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def inputs_hash(paths: list[str | Path]) -> str:
+    h = hashlib.sha256()
+    for p in sorted(Path(x) for x in paths):
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Calibration:
+    profiles: ProfileSet
+    validation: pl.DataFrame
+    diagnostics: list[dict]
+    summary: dict
+
+
+def calibrate(paths: list[str | Path], k: int = 5, workers: int = 2, do_cv: bool = True) -> Calibration:
+    """Fit profiles on measurement files, cross-validate by model, attach bands."""
+    meas = load_measurement_files(paths)
+    prep = prepare(meas.drop("measurement_file"))
+    version = hashlib.sha256((inputs_hash(paths) + code_fingerprint()).encode()).hexdigest()[:12]
+    fit = fit_profiles(prep, version=version)
+    if do_cv:
+        val = cross_validate(prep, k=k, workers=workers)
+        bands = band_table(val)
+        profiles = attach_bands(fit.profiles, bands, val)
+        cov = cv_coverage(val)
+    else:
+        val = pl.DataFrame()
+        bands, cov, profiles = {}, float("nan"), fit.profiles
+    summary = {"version": version, "inputs_hash": inputs_hash(paths), "code": code_fingerprint(),
+               "rows": len(prep), "coverage_80": cov, "folds": k}
+    return Calibration(profiles=profiles, validation=val, diagnostics=fit.diagnostics, summary=summary)
+
+
+def write_profiles(cal: Calibration, path: str | Path) -> None:
+    """Write profiles JSON atomically (sorted keys: identical inputs give identical bytes)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {**cal.summary, "profiles": cal.profiles.to_json(), "fit": cal.diagnostics}
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=1, sort_keys=True, default=_jsonable) + "\n")
+    tmp.replace(path)
+
+
+def _jsonable(x):
+    if isinstance(x, (np.floating,)):
+        return float(x)
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    raise TypeError(type(x))
+
+
+def error_table(val: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    """Geometric-mean relative error (and row count, median ratio) of out-of-fold predictions."""
+    v = val.filter(pl.col("rel_err").is_finite())
+    return (v.group_by(by).agg(rows=pl.len(),
+                               geomean_rel_err=(pl.col("rel_err") + 1e-9).log().mean().exp(),
+                               median_meas_over_pred=pl.col("log_ratio").median().exp())
+            .sort(by))
