@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from scipy.optimize import least_squares
+from scipy.optimize import least_squares, lsq_linear
 
 from . import engine, serving
 from .efficiency import BOUNDS, DEFAULT, Efficiency
@@ -79,6 +79,18 @@ class Prepared:
 
     def __len__(self) -> int:
         return len(self.value)
+
+    def tile(self, k: int) -> Prepared:
+        """The rows repeated ``k`` times (block j = rows j·n .. (j+1)·n - 1): evaluates k parameter
+        vectors in one vectorized engine pass."""
+        n = len(self)
+        groups = []
+        for spec, inp, idx, fw in self.groups:
+            groups.append((spec, inp.take(np.tile(np.arange(len(inp)), k)),
+                           np.concatenate([idx + j * n for j in range(k)]), fw * k))
+        return Prepared(frame=self.frame, value=np.tile(self.value, k), metric=np.tile(self.metric, k),
+                        platform=np.tile(self.platform, k), framework=np.tile(self.framework, k),
+                        model=np.tile(self.model, k), groups=groups)
 
     def subset(self, mask: np.ndarray) -> Prepared:
         """Rows where ``mask`` is true (engine inputs sliced once)."""
@@ -179,14 +191,62 @@ def _unpack(x: np.ndarray, base: Efficiency, names) -> Efficiency:
     return replace(base, **{n: float(math.exp(v)) for n, v in zip(names, x)})
 
 
-def fit_efficiency(prep: Prepared, prior: Efficiency, names=tuple(FIT_SIGMA), max_nfev: int = 60) -> tuple[Efficiency, dict]:
-    """Fit efficiency factors to the prepared rows (MAP: soft-L1 data term + log-normal prior)."""
+#: additive overheads: with the efficiencies fixed, predicted time is linear in these
+OVERHEADS = ("step_overhead_s", "seq_overhead_s", "kernel_overhead_s", "comm_overhead_s", "request_overhead_s")
+_THROUGHPUT = ("throughput_tok_s", "throughput_tok_s_per_device", "max_throughput_tok_s")
+
+
+def _as_time(values: np.ndarray, metric: np.ndarray) -> np.ndarray:
+    """Time-like view of a metric (throughputs inverted), in which overheads add linearly."""
+    return np.where(np.isin(metric, _THROUGHPUT), 1.0 / values, values)
+
+
+def _solve_overheads(prep: Prepared, eff: Efficiency) -> Efficiency:
+    """Least-squares overheads (relative error, non-negative, bounded) for fixed efficiencies.
+
+    Predicted time is ``t0 + Σ_j f_j·o_j``: ``t0`` with all overheads zero, ``f_j`` the time one
+    unit of overhead ``j`` adds to each row. Solving this linear problem gives a starting point
+    from which the joint non-linear fit cannot get stuck at an overhead whose effect is invisible.
+    """
+    n = len(prep)
+    base = {k: np.full(n, v) for k, v in eff.as_dict().items()}
+    for k in OVERHEADS:
+        base[k] = np.zeros(n)
+    t0 = _as_time(evaluate(prep, base), prep.metric)
+    cols = []
+    units = {"step_overhead_s": 1e-3, "seq_overhead_s": 1e-4, "kernel_overhead_s": 1e-5, "comm_overhead_s": 1e-4,
+             "request_overhead_s": 1.0}
+    for k in OVERHEADS:
+        e = dict(base)
+        e[k] = np.full(n, units[k])
+        cols.append((_as_time(evaluate(prep, e), prep.metric) - t0) / units[k])
+    y = _as_time(prep.value, prep.metric)
+    A = np.stack(cols, axis=1) / y[:, None]
+    b = (y - t0) / y
+    good = np.all(np.isfinite(A), axis=1) & np.isfinite(b)
+    hi = np.array([BOUNDS[k][1] for k in OVERHEADS])
+    if good.sum() < 3:
+        return eff
+    # robust: fit, drop the worst 10 % residuals, refit
+    sol = lsq_linear(A[good], b[good], bounds=(0.0, hi))
+    r = np.abs(A[good] @ sol.x - b[good])
+    keep = r <= np.quantile(r, 0.9)
+    sol = lsq_linear(A[good][keep], b[good][keep], bounds=(0.0, hi))
+    return replace(eff, **{k: float(max(v, FLOOR.get(k, 0.0))) for k, v in zip(OVERHEADS, sol.x)})
+
+
+def fit_efficiency(prep: Prepared, prior: Efficiency, names=tuple(FIT_SIGMA), max_nfev: int = 60,
+                   rounds: int = 2, sigma: dict[str, float] | None = None) -> tuple[Efficiency, dict]:
+    """Fit efficiency factors to the prepared rows (MAP: soft-L1 data term + log-normal prior).
+
+    Each round first solves the additive overheads linearly for the current efficiencies, then
+    refines every factor jointly by robust non-linear least squares in log space.
+    """
     names = tuple(names)
     lo = np.array([math.log(max(BOUNDS[n][0], FLOOR.get(n, 1e-12))) for n in names])
     hi = np.array([math.log(BOUNDS[n][1]) for n in names])
-    x0 = np.clip(_pack(prior, names), lo + 1e-9, hi - 1e-9)
-    mu = x0.copy()
-    sig = np.array([FIT_SIGMA[n] for n in names])
+    mu = np.clip(_pack(prior, names), lo + 1e-9, hi - 1e-9)
+    sig = np.array([(sigma or {}).get(n, FIT_SIGMA[n]) for n in names])
     n = len(prep)
 
     def effs_for(x):
@@ -199,13 +259,36 @@ def fit_efficiency(prep: Prepared, prior: Efficiency, names=tuple(FIT_SIGMA), ma
         r = np.where(np.isfinite(r), r, 3.0)
         return np.concatenate([r, (x - mu) / sig])
 
-    res = least_squares(resid, x0, bounds=(lo, hi), loss="soft_l1", f_scale=0.15, max_nfev=max_nfev,
-                        x_scale=1.0, diff_step=1e-3)
-    eff = _unpack(res.x, prior, names)
-    r = resid(res.x)[:n]
+    # forward-difference Jacobian with all perturbed parameter vectors in one tiled evaluation
+    p = len(names)
+    tiled = prep.tile(p + 1)
+    h = 1e-2
+    base_eff = prior.as_dict()
+
+    def jac(x):
+        X = np.vstack([x] + [x + h * np.eye(p)[i] for i in range(p)])
+        effs = {k: np.full(n * (p + 1), v) for k, v in base_eff.items()}
+        for j, name in enumerate(names):
+            effs[name] = np.repeat(np.exp(X[:, j]), n)
+        pred = evaluate(tiled, effs).reshape(p + 1, n)
+        r = _log_err(pred, prep.value[None, :])
+        ok = np.all(np.isfinite(r), axis=0)
+        J = np.where(ok[None, :], (r[1:] - r[0]) / h, 0.0).T
+        return np.vstack([J, np.diag(1.0 / sig)])
+
+    cur = prior
+    nfev = 0
+    for _ in range(rounds):
+        cur = _solve_overheads(prep, cur)
+        x0 = np.clip(_pack(cur, names), lo + 1e-9, hi - 1e-9)
+        res = least_squares(resid, x0, jac=jac, bounds=(lo, hi), loss="soft_l1", f_scale=0.15,
+                            max_nfev=max_nfev, x_scale=1.0)
+        cur = _unpack(res.x, prior, names)
+        nfev += int(res.nfev)
+    r = resid(_pack(cur, names))[:n]
     info = {"n_rows": n, "geomean_abs_err": float(np.exp(np.mean(np.log(np.abs(np.expm1(r)) + 1e-12)))),
-            "median_log_err": float(np.median(r)), "nfev": int(res.nfev)}
-    return eff, info
+            "median_log_err": float(np.median(r)), "nfev": nfev}
+    return cur, info
 
 
 @dataclass(frozen=True)
@@ -214,8 +297,18 @@ class FitResult:
     diagnostics: list[dict]
 
 
-def fit_profiles(prep: Prepared, version: str = "unversioned") -> FitResult:
-    """Fit the whole hierarchy of profiles on the prepared rows."""
+#: prior width of hardware-side factors that kernel timings pinned for the platform's family
+OP_SIGMA = {"compute": 0.15, "memory": 0.12, "network": 0.25}
+
+
+def fit_profiles(prep: Prepared, version: str = "unversioned",
+                 op_priors: dict[str, dict[str, float]] | None = None) -> FitResult:
+    """Fit the whole hierarchy of profiles on the prepared rows.
+
+    ``op_priors`` (architecture family -> factors from kernel timings, :mod:`genz.opcal`) replace
+    the hardware-side prior of every platform in that family and narrow its width.
+    """
+    op_priors = op_priors or {}
     diags: list[dict] = []
     profiles: list[Profile] = []
 
@@ -226,9 +319,9 @@ def fit_profiles(prep: Prepared, version: str = "unversioned") -> FitResult:
                 "input_max": int(f.get_column("_input_tokens").max()),
                 "output_max": int(f.get_column("_output_tokens").max())}
 
-    def add(platform, framework, mask, prior):
+    def add(platform, framework, mask, prior, sigma=None):
         sub = prep.subset(mask)
-        eff, info = fit_efficiency(sub, prior)
+        eff, info = fit_efficiency(sub, prior, sigma=sigma)
         profiles.append(Profile(platform=platform, framework=framework, efficiency=eff, version=version,
                                 calibrated=platform != "*", n_rows=int(mask.sum()), ranges=ranges(mask)))
         diags.append({"platform": platform, "framework": framework, **info})
@@ -244,7 +337,13 @@ def fit_profiles(prep: Prepared, version: str = "unversioned") -> FitResult:
         m = prep.platform == hw
         if m.sum() < MIN_ROWS:
             continue
-        plat = add(hw, "generic", m, glob)
+        fam = get_hardware(hw).family
+        op = op_priors.get(fam)
+        if op:
+            hw_prior = glob.updated(**{k: v for k, v in op.items() if k in ("compute", "memory", "network", "gemm_m_half")})
+            plat = add(hw, "generic", m, hw_prior, sigma=OP_SIGMA)
+        else:
+            plat = add(hw, "generic", m, glob)
         fws = sorted(set(prep.framework[m].tolist()))
         for fw in fws:
             mf = m & (prep.framework == fw)
@@ -277,16 +376,17 @@ def model_folds(models: np.ndarray, k: int) -> np.ndarray:
 
 
 def _cv_fold(args):
-    prep, train, test = args
-    fit = fit_profiles(prep.subset(train), version="cv")
+    prep, train, test, op_priors = args
+    fit = fit_profiles(prep.subset(train), version="cv", op_priors=op_priors)
     pred, used = predict_prepared(prep.subset(test), fit.profiles)
     return test, pred, used
 
 
-def cross_validate(prep: Prepared, k: int = 5, workers: int = 2) -> pl.DataFrame:
+def cross_validate(prep: Prepared, k: int = 5, workers: int = 2,
+                   op_priors: dict[str, dict[str, float]] | None = None) -> pl.DataFrame:
     """Out-of-fold predictions for every row (folds grouped by model)."""
     folds = model_folds(prep.model, k)
-    jobs = [(prep, folds != f, folds == f) for f in range(k)]
+    jobs = [(prep, folds != f, folds == f, op_priors) for f in range(k)]
     pred = np.full(len(prep), np.nan)
     used = np.empty(len(prep), dtype=object)
     if workers > 1:
@@ -330,14 +430,25 @@ def band_table(val: pl.DataFrame) -> dict:
 
 
 def _q(x: np.ndarray) -> list[float]:
+    """[low, median, high] quantiles of log(measured/predicted)."""
     if len(x) == 0:
-        return [math.log(0.5), math.log(2.0)]
-    lo, hi = np.quantile(x, BAND_Q)
-    return [float(lo), float(hi)]
+        return [math.log(0.5), 0.0, math.log(2.0)]
+    lo, med, hi = np.quantile(x, (BAND_Q[0], 0.5, BAND_Q[1]))
+    return [float(lo), float(med), float(hi)]
 
 
-def attach_bands(profiles: ProfileSet, bands: dict, val: pl.DataFrame) -> ProfileSet:
-    """Give every profile its band per metric (multiplicative factors on the prediction)."""
+def _scaled(q: list[float], scale: float) -> tuple[float, float]:
+    """Band edges widened by ``scale`` around the median (log space)."""
+    lo, med, hi = q
+    return med + (lo - med) * scale, med + (hi - med) * scale
+
+
+def attach_bands(profiles: ProfileSet, bands: dict, val: pl.DataFrame, scale: float = 1.0) -> ProfileSet:
+    """Give every profile its band per metric (multiplicative factors on the prediction).
+
+    ``scale`` widens the out-of-fold quantiles so that held-out coverage matches the nominal 80 %
+    (see :func:`fit_band_scale`); profiles without platform evidence get 1.5× wider bands.
+    """
     metrics = sorted(set(val.get_column("metric").to_list()))
     out = []
     for p in profiles.profiles:
@@ -345,27 +456,16 @@ def attach_bands(profiles: ProfileSet, bands: dict, val: pl.DataFrame) -> Profil
         for m in metrics:
             key = f"{p.platform}|{m}"
             q = bands.get(key) or bands.get(f"metric:{m}") or bands["overall"]
-            if p.platform == "*" or key not in bands:
-                # no platform-specific evidence: widen by 50 % in log space
-                q = [q[0] * 1.5, q[1] * 1.5]
-            b[m] = [float(math.exp(min(q[0], 0.0))), float(math.exp(max(q[1], 0.0)))]
-        q = bands["overall"]
-        b["all"] = [float(math.exp(min(q[0], 0.0) * 1.5)), float(math.exp(max(q[1], 0.0) * 1.5))]
+            widen = 1.5 if (p.platform == "*" or key not in bands) else 1.0
+            lo, hi = _scaled(q, scale * widen)
+            b[m] = [float(math.exp(min(lo, 0.0))), float(math.exp(max(hi, 0.0)))]
+        lo, hi = _scaled(bands["overall"], scale * 1.5)
+        b["all"] = [float(math.exp(min(lo, 0.0))), float(math.exp(max(hi, 0.0)))]
         out.append(replace(p, bands=b))
     return ProfileSet(out, source=profiles.source)
 
 
-def coverage(val: pl.DataFrame, bands: dict) -> float:
-    """Fraction of out-of-fold rows whose measurement lies inside its (leave-fold-out) band."""
-    v = val.filter(pl.col("log_ratio").is_finite())
-    inside = []
-    for p, m, r in zip(v.get_column("platform"), v.get_column("metric"), v.get_column("log_ratio")):
-        q = bands.get(f"{p}|{m}") or bands.get(f"metric:{m}") or bands["overall"]
-        inside.append(q[0] <= r <= q[1])
-    return float(np.mean(inside)) if inside else float("nan")
-
-
-def cv_coverage(val: pl.DataFrame) -> float:
+def cv_coverage(val: pl.DataFrame, scale: float = 1.0) -> float:
     """Honest band coverage: each fold's rows judged against bands built from the other folds."""
     inside = []
     for f in sorted(set(val.get_column("fold").to_list())):
@@ -373,9 +473,25 @@ def cv_coverage(val: pl.DataFrame) -> float:
         test = val.filter((pl.col("fold") == f) & pl.col("log_ratio").is_finite())
         b = band_table(train)
         for p, m, r in zip(test.get_column("platform"), test.get_column("metric"), test.get_column("log_ratio")):
-            q = b.get(f"{p}|{m}") or b.get(f"metric:{m}") or b["overall"]
-            inside.append(q[0] <= r <= q[1])
+            key = f"{p}|{m}"
+            q = b.get(key) or b.get(f"metric:{m}") or b["overall"]
+            lo, hi = _scaled(q, scale * (1.0 if key in b else 1.5))
+            inside.append(lo <= r <= hi)
     return float(np.mean(inside)) if inside else float("nan")
+
+
+def fit_band_scale(val: pl.DataFrame, target: float = BAND_Q[1] - BAND_Q[0]) -> float:
+    """Widening factor of the bands that gives ``target`` coverage on held-out folds (bisection)."""
+    lo, hi = 0.5, 6.0
+    if cv_coverage(val, hi) < target:
+        return hi
+    for _ in range(25):
+        mid = 0.5 * (lo + hi)
+        if cv_coverage(val, mid) < target:
+            lo = mid
+        else:
+            hi = mid
+    return hi
 
 
 # ----------------------------------------------------------------------------------------------
@@ -424,22 +540,31 @@ class Calibration:
     summary: dict
 
 
-def calibrate(paths: list[str | Path], k: int = 5, workers: int = 2, do_cv: bool = True) -> Calibration:
-    """Fit profiles on measurement files, cross-validate by model, attach bands."""
+def calibrate(paths: list[str | Path], k: int = 5, workers: int = 2, do_cv: bool = True,
+              operators: str | Path | None = None) -> Calibration:
+    """Fit profiles on measurement files (and kernel timings under ``operators``), cross-validate
+    by model, attach uncertainty bands."""
+    from .opcal import family_priors, fit_operator_priors
+
     meas = load_measurement_files(paths)
     prep = prepare(meas.drop("measurement_file"))
-    version = hashlib.sha256((inputs_hash(paths) + code_fingerprint()).encode()).hexdigest()[:12]
-    fit = fit_profiles(prep, version=version)
+    op_fits = fit_operator_priors(operators) if operators else []
+    op_priors = family_priors(op_fits)
+    op_files = sorted(Path(operators).rglob("*.parquet")) if operators else []
+    version = hashlib.sha256((inputs_hash([*paths, *op_files]) + code_fingerprint()).encode()).hexdigest()[:12]
+    fit = fit_profiles(prep, version=version, op_priors=op_priors)
     if do_cv:
-        val = cross_validate(prep, k=k, workers=workers)
+        val = cross_validate(prep, k=k, workers=workers, op_priors=op_priors)
         bands = band_table(val)
-        profiles = attach_bands(fit.profiles, bands, val)
-        cov = cv_coverage(val)
+        scale = fit_band_scale(val)
+        profiles = attach_bands(fit.profiles, bands, val, scale)
+        cov = cv_coverage(val, scale)
     else:
         val = pl.DataFrame()
-        bands, cov, profiles = {}, float("nan"), fit.profiles
-    summary = {"version": version, "inputs_hash": inputs_hash(paths), "code": code_fingerprint(),
-               "rows": len(prep), "coverage_80": cov, "folds": k}
+        bands, cov, profiles, scale = {}, float("nan"), fit.profiles, 1.0
+    summary = {"version": version, "inputs_hash": inputs_hash([*paths, *op_files]), "code": code_fingerprint(),
+               "operator_priors": op_priors,
+               "rows": len(prep), "coverage_80": cov, "band_scale": scale if do_cv else None, "folds": k}
     return Calibration(profiles=profiles, validation=val, diagnostics=fit.diagnostics, summary=summary)
 
 
@@ -468,3 +593,31 @@ def error_table(val: pl.DataFrame, by: list[str]) -> pl.DataFrame:
                                geomean_rel_err=(pl.col("rel_err") + 1e-9).log().mean().exp(),
                                median_meas_over_pred=pl.col("log_ratio").median().exp())
             .sort(by))
+
+
+def write_frame(df: pl.DataFrame, path: str | Path) -> None:
+    """Write a frame as parquet (or CSV by extension), atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    if path.suffix == ".csv":
+        df.write_csv(tmp)
+    else:
+        df.write_parquet(tmp)
+    tmp.replace(path)
+
+
+def summary_tables(val: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The cross-validated error tables: overall, per platform, per metric, per framework, per model.
+
+    ``fixed-batch`` covers e2e/TTFT/TPOT rows; ``max-load`` the max_throughput rows.
+    """
+    v = val.with_columns(regime=pl.when(pl.col("metric") == "max_throughput_tok_s").then(pl.lit("max-load"))
+                         .otherwise(pl.lit("fixed-batch")))
+    return {
+        "regime": error_table(v, ["regime"]),
+        "platform": error_table(v, ["regime", "platform"]),
+        "metric": error_table(v, ["metric"]),
+        "framework": error_table(v, ["regime", "framework_key"]),
+        "model": error_table(v, ["model_id"]),
+    }

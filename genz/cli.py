@@ -137,6 +137,76 @@ def hardware(csv: bool = typer.Option(False, "--csv", help="Print CSV.")) -> Non
                                     "scale_up_gb_per_s", "scale_up_domain", "tdp_w", "usd_per_hour"])
 
 
+DEFAULT_MEASUREMENTS = Path("calibration") / "measurements"
+DEFAULT_OPERATORS = Path("calibration") / "operators" / "aiconfigurator"
+
+
+def _measurement_files(paths: list[Path] | None) -> list[Path]:
+    if paths:
+        files: list[Path] = []
+        for p in paths:
+            files += sorted(p.glob("*.csv")) if p.is_dir() else [p]
+    else:
+        files = sorted(DEFAULT_MEASUREMENTS.glob("*.csv"))
+    if not files:
+        raise GenzError(f"calibrate: no measurement CSVs found (looked in {', '.join(map(str, paths or [DEFAULT_MEASUREMENTS]))})")
+    for f in files:
+        if not f.exists():
+            raise GenzError(f"{f}: file not found")
+    return files
+
+
+@app.command()
+def calibrate(
+    measurements: Optional[list[Path]] = typer.Argument(None, help="Measurement CSVs or folders "
+                                                        "(default: calibration/measurements/)."),
+    output: Path = typer.Option(Path("results/calibration/profiles.json"), "-o", "--output",
+                                help="Profiles JSON to write (atomically)."),
+    operators: Optional[Path] = typer.Option(None, "--operators", help="Kernel-timing tables "
+                                             "(default: calibration/operators/aiconfigurator if present)."),
+    validation: Optional[Path] = typer.Option(None, "--validation", help="Also write out-of-fold predictions "
+                                              "(parquet or csv)."),
+    folds: int = typer.Option(5, "--folds", help="Cross-validation folds (grouped by model)."),
+    no_cv: bool = typer.Option(False, "--no-cv", help="Fit only; no cross-validation, no bands."),
+    workers: int = typer.Option(2, "--workers", help="Processes for cross-validation."),
+) -> None:
+    """Fit calibration profiles (per platform × framework) to measured latencies."""
+    from . import calibration as cal
+    from . import report_cli
+
+    files = _measurement_files(measurements)
+    ops = operators if operators is not None else (DEFAULT_OPERATORS if DEFAULT_OPERATORS.is_dir() else None)
+    res = cal.calibrate(files, k=folds, workers=workers, do_cv=not no_cv, operators=ops)
+    cal.write_profiles(res, output)
+    if validation is not None and res.validation.height:
+        cal.write_frame(res.validation, validation)
+    typer.echo(f"genz: {len(res.profiles)} profiles from {res.summary['rows']} measured rows "
+               f"(version {res.summary['version']}) -> {output}", err=True)
+    if res.validation.height:
+        report_cli.print_validation(res.validation, res.summary)
+
+
+@app.command()
+def validate(
+    measurements: Optional[list[Path]] = typer.Argument(None, help="Measurement CSVs or folders "
+                                                        "(default: calibration/measurements/)."),
+    operators: Optional[Path] = typer.Option(None, "--operators", help="Kernel-timing tables."),
+    folds: int = typer.Option(5, "--folds", help="Cross-validation folds (grouped by model)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write out-of-fold predictions here."),
+    workers: int = typer.Option(2, "--workers", help="Processes for cross-validation."),
+) -> None:
+    """Cross-validate the calibration by model and print error tables (nothing else is written)."""
+    from . import calibration as cal
+    from . import report_cli
+
+    files = _measurement_files(measurements)
+    ops = operators if operators is not None else (DEFAULT_OPERATORS if DEFAULT_OPERATORS.is_dir() else None)
+    res = cal.calibrate(files, k=folds, workers=workers, do_cv=True, operators=ops)
+    if output is not None:
+        cal.write_frame(res.validation, output)
+    report_cli.print_validation(res.validation, res.summary)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the Typer app, turning user errors into one-line messages."""
     try:

@@ -156,108 +156,158 @@ class PhaseResult:
     ops: list[dict] = field(default_factory=list)  # per-operator totals (when requested)
 
 
-def _rates(op: Op, inp: Inputs):
-    """(FLOP/s, bytes/s) an operator runs at, per scenario, efficiencies applied."""
+def _row(x, n: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(x, dtype=float), (n,))
+
+
+def _op_rates(ops: list[Op], inp: Inputs) -> np.ndarray:
+    """FLOP/s each operator runs at, stacked (ops × scenarios), efficiencies applied."""
     e = inp.eff
-    if op.rate == "vector":
-        fr = inp.peak_vector * e["vector"]
-    elif op.rate == "attn":
-        fr = inp.peak_attn * e["attention"]
-    else:
-        peak = inp.peak_16 if op.rate == "matrix16" else inp.peak_matrix
-        m = np.asarray(op.m_gemm, dtype=float)
-        fr = peak * e["compute"] * m / (m + e["gemm_m_half"])  # small-M GEMMs underuse the array
-    return fr, inp.hbm_bw * e["memory"]
+    n = len(inp)
+    out = np.empty((len(ops), n))
+    matrix = inp.peak_matrix * e["compute"]
+    m16 = inp.peak_16 * e["compute"]
+    for i, op in enumerate(ops):
+        if op.rate == "vector":
+            out[i] = inp.peak_vector * e["vector"]
+        elif op.rate == "attn":
+            out[i] = inp.peak_attn * e["attention"]
+        else:
+            m = _row(op.m_gemm, n)
+            # small-M GEMMs underuse the matrix units: efficiency × M/(M + m½)
+            out[i] = (m16 if op.rate == "matrix16" else matrix) * m / (m + e["gemm_m_half"])
+    return out
 
 
 def run_phase(model: ModelSpec, inp: Inputs, step: Step, s0, delta, n_iter, n_once, stage_factor,
-              hops_per_iter, want_ops: bool = False, include=None, step_overhead: bool = True) -> PhaseResult:
+              hops_per_iter, want_ops: bool = False, include=None, step_overhead: bool = True,
+              work_factor=None) -> PhaseResult:
     """Time a phase of ``n_iter`` iterations (closed form over the growing context).
 
-    ``stage_factor`` scales the per-pass operator time for pipeline parallelism,
+    ``stage_factor`` scales the per-pass operator time for pipeline parallelism and
+    ``work_factor`` the per-device FLOPs/bytes (micro-batches per stage / stages; default 1),
     ``hops_per_iter`` is the pipeline activation-transfer time per iteration (s),
     ``n_once`` is how many times the ``once`` operators (LM head of a prefill) run.
     ``include`` filters operators (used to compose mixed prefill+decode iterations);
     ``step_overhead`` adds the per-iteration framework overhead.
+
+    Operators without a context term are timed together as one (ops × scenarios) array; the few
+    whose cost grows with context (attention) go through the closed-form sum.
     """
     par = inp.par()
     ops = model_ops(model, step, par)
     if include is not None:
         ops = [op for op in ops if include(op)]
-    n = np.asarray(n_iter, dtype=float)
-    zeros = np.zeros(len(inp))
-    tc, tm, tn, tk = zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy()
-    flops, byts, nbytes = zeros.copy(), zeros.copy(), zeros.copy()
-    kernels = zeros.copy()
+    N = len(inp)
+    n = _row(n_iter, N)
+    n_once = _row(n_once, N)
+    s0 = _row(s0, N)
+    delta = _row(delta, N)
+    wf = np.ones(N) if work_factor is None else _row(work_factor, N)
+    e = inp.eff
+    mr = inp.hbm_bw * e["memory"]  # bytes/s of streaming kernels
+    zeros = np.zeros(N)
     details: list[dict] = []
-    s0 = np.asarray(s0, dtype=float)
-    delta = np.asarray(delta, dtype=float)
-    for op in ops:
+
+    comm = [op for op in ops if op.kind == "comm"]
+    flat = [op for op in ops if op.kind != "comm" and not (np.any(op.f1) or np.any(op.b1))]
+    ctx = [op for op in ops if op.kind != "comm" and (np.any(op.f1) or np.any(op.b1))]
+
+    # --- collectives -------------------------------------------------------------------------
+    tn = zeros.copy()
+    nbytes = zeros.copy()
+    kernels = zeros.copy()
+    for op in comm:
         reps = n_once if op.once else n
-        if op.kind == "comm":
-            raw = np.broadcast_to(np.asarray(op.comm_s, dtype=float), zeros.shape)
-            # software cost per collective call (launch, synchronization) on top of the alpha-beta time
-            raw = raw + np.where(raw > 0, inp.eff["comm_overhead_s"], 0.0)
-            t = raw * reps * op.count
-            tn = tn + t
-            nb = np.broadcast_to(np.asarray(op.extra.get("net_bytes", 0.0), dtype=float), zeros.shape) * reps * op.count
-            nbytes = nbytes + nb
-            kernels = kernels + np.where(t > 0, op.kernels * op.count * reps, 0.0)
-            if want_ops:
-                details.append(dict(name=op.name, kind=op.kind, count=op.count, flops=zeros, bytes=zeros,
-                                    net_bytes=nb, time=t, t_compute=zeros, t_memory=zeros, bound="network"))
-            continue
-        fr, mr = _rates(op, inp)
-        c0 = np.asarray(op.f0, dtype=float) / fr
-        c1 = np.asarray(op.f1, dtype=float) / fr
-        m0 = np.asarray(op.b0, dtype=float) / mr
-        m1 = np.asarray(op.b1, dtype=float) / mr
-        cap = np.broadcast_to(np.asarray(op.s_cap, dtype=float), zeros.shape)
-        if op.once:
-            # evaluated at the final context of the phase: these ops have no context term
-            t_iter = np.maximum(c0, m0) * reps
-            sum_c, sum_m = c0 * reps, m0 * reps
-            f_tot, b_tot = np.asarray(op.f0) * reps, np.asarray(op.b0) * reps
-        else:
-            finite = np.isfinite(cap)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                jA = np.where(delta > 0, np.ceil((cap - s0) / np.where(delta > 0, delta, 1.0)),
-                              np.where(s0 < cap, n, 0.0))
-            jA = np.clip(np.where(finite, jA, n), 0.0, n)
-            nB = n - jA
-            capv = np.where(finite, cap, 0.0)
-            tA = sum_max_affine(jA, c0 + c1 * s0, c1 * delta, m0 + m1 * s0, m1 * delta)
-            tB = nB * np.maximum(c0 + c1 * capv, m0 + m1 * capv)
-            t_iter = tA + tB
-            sum_s = jA * s0 + delta * jA * (jA - 1.0) / 2.0 + nB * capv  # Σ_j min(s_j, cap)
-            sum_c = c0 * n + c1 * sum_s
-            sum_m = m0 * n + m1 * sum_s
-            f_tot = np.asarray(op.f0) * n + np.asarray(op.f1) * sum_s
-            b_tot = np.asarray(op.b0) * n + np.asarray(op.b1) * sum_s
-        t = t_iter * op.count
-        compute_bound = sum_c >= sum_m
-        tc = tc + np.where(compute_bound, t, 0.0)
-        tm = tm + np.where(compute_bound, 0.0, t)
+        raw = _row(op.comm_s, N)
+        # software cost per collective call (launch, synchronization) on top of the alpha-beta time
+        raw = raw + np.where(raw > 0, e["comm_overhead_s"], 0.0)
+        t = raw * reps * op.count
+        tn = tn + t
+        nb = _row(op.extra.get("net_bytes", 0.0), N) * reps * op.count
+        nbytes = nbytes + nb
+        kernels = kernels + np.where(t > 0, op.kernels * op.count * reps, 0.0)
+        if want_ops:
+            details.append(dict(name=op.name, kind=op.kind, count=op.count, flops=zeros, bytes=zeros,
+                                net_bytes=nb, time=t, t_compute=zeros, t_memory=zeros, bound="network"))
+
+    # --- context-free operators, all at once -------------------------------------------------
+    tc = zeros.copy()
+    tm = zeros.copy()
+    flops = zeros.copy()
+    byts = zeros.copy()
+    if flat:
+        F = np.stack([_row(op.f0, N) for op in flat])
+        B = np.stack([_row(op.b0, N) for op in flat])
+        FR = _op_rates(flat, inp)
+        once = np.array([op.once for op in flat])[:, None]
+        cnt = np.array([float(op.count) for op in flat])[:, None]
+        reps = np.where(once, n_once[None, :], n[None, :]) * cnt
+        c = F / FR
+        m = B / mr[None, :]
+        t = np.maximum(c, m) * reps
+        cb = c >= m
+        tc = tc + np.where(cb, t, 0.0).sum(axis=0)
+        tm = tm + np.where(cb, 0.0, t).sum(axis=0)
+        flops = flops + (F * reps).sum(axis=0)
+        byts = byts + (B * reps).sum(axis=0)
+        kernels = kernels + (np.array([op.kernels for op in flat])[:, None] * reps).sum(axis=0)
+        if want_ops:
+            for i, op in enumerate(flat):
+                details.append(dict(name=op.name, kind=op.kind, count=op.count, flops=F[i] * reps[i],
+                                    bytes=B[i] * reps[i], net_bytes=zeros, time=t[i], t_compute=c[i] * reps[i],
+                                    t_memory=m[i] * reps[i], bound=np.where(cb[i], "compute", "memory")))
+
+    # --- operators whose cost grows with the context: closed-form sums -----------------------
+    if ctx:
+        FRc = _op_rates(ctx, inp)
+    for i, op in enumerate(ctx):
+        fr = FRc[i]
+        c0, c1 = _row(op.f0, N) / fr, _row(op.f1, N) / fr
+        m0, m1 = _row(op.b0, N) / mr, _row(op.b1, N) / mr
+        cap = _row(op.s_cap, N)
+        finite = np.isfinite(cap)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            jA = np.where(delta > 0, np.ceil((cap - s0) / np.where(delta > 0, delta, 1.0)),
+                          np.where(s0 < cap, n, 0.0))
+        jA = np.clip(np.where(finite, jA, n), 0.0, n)
+        nB = n - jA
+        capv = np.where(finite, cap, 0.0)
+        tA = sum_max_affine(jA, c0 + c1 * s0, c1 * delta, m0 + m1 * s0, m1 * delta)
+        tB = nB * np.maximum(c0 + c1 * capv, m0 + m1 * capv)
+        sum_s = jA * s0 + delta * jA * (jA - 1.0) / 2.0 + nB * capv  # Σ_j min(s_j, cap)
+        sum_c = c0 * n + c1 * sum_s
+        sum_m = m0 * n + m1 * sum_s
+        f_tot = _row(op.f0, N) * n + _row(op.f1, N) * sum_s
+        b_tot = _row(op.b0, N) * n + _row(op.b1, N) * sum_s
+        t = (tA + tB) * op.count
+        cb = sum_c >= sum_m
+        tc = tc + np.where(cb, t, 0.0)
+        tm = tm + np.where(cb, 0.0, t)
         flops = flops + f_tot * op.count
         byts = byts + b_tot * op.count
-        kernels = kernels + op.kernels * op.count * reps
+        kernels = kernels + op.kernels * op.count * n
         if want_ops:
             details.append(dict(name=op.name, kind=op.kind, count=op.count, flops=f_tot * op.count,
                                 bytes=b_tot * op.count, net_bytes=zeros, time=t, t_compute=sum_c * op.count,
-                                t_memory=sum_m * op.count,
-                                bound=np.where(compute_bound, "compute", "memory")))
-    e = inp.eff
+                                t_memory=sum_m * op.count, bound=np.where(cb, "compute", "memory")))
+
     t_kernel = kernels * e["kernel_overhead_s"]
     body = (tc + tm + tn + t_kernel) * stage_factor
-    t_step = n * (e["step_overhead_s"] + e["seq_overhead_s"] * step.S * _microbatches(inp, step))
-    if not step_overhead:
-        t_step = np.zeros_like(t_step)
+    if step_overhead:
+        t_step = n * (e["step_overhead_s"] + e["seq_overhead_s"] * step.S * _microbatches(inp, step))
+    else:
+        t_step = zeros
     hops = n * hops_per_iter
     total = body + t_step + hops
+    if want_ops and np.any(wf != 1.0):
+        for d in details:
+            for key in ("flops", "bytes", "net_bytes"):
+                d[key] = d[key] * wf
     return PhaseResult(
         time=total, t_compute=tc * stage_factor, t_memory=tm * stage_factor,
         t_network=tn * stage_factor + hops, t_overhead=t_kernel * stage_factor + t_step,
-        flops=flops * stage_factor, bytes=byts * stage_factor, net_bytes=nbytes, iterations=n,
+        flops=flops * wf, bytes=byts * wf, net_bytes=nbytes * wf, iterations=n,
         ops=details,
     )
 
@@ -312,7 +362,7 @@ def prefill(model: ModelSpec, inp: Inputs, want_ops: bool = False, S_override=No
     hop = coll.p2p(mb * t * model.hidden * inp.ab, cross, par.net)
     hops = np.where(pp > 1, (pp - 1.0) * hop, 0.0)
     r = run_phase(model, inp, st, s0=np.zeros_like(t), delta=t, n_iter=k, n_once=1.0,
-                  stage_factor=stage_factor, hops_per_iter=hops, want_ops=want_ops)
+                  stage_factor=stage_factor, hops_per_iter=hops, want_ops=want_ops, work_factor=m / pp)
     # repeat for each group of prompts processed one after another
     if np.any(groups != 1):
         r = _scale(r, groups)
@@ -344,7 +394,7 @@ def decode(model: ModelSpec, inp: Inputs, want_ops: bool = False, t_tokens=None,
     hops = np.where(pp > 1, pp * hop * np.maximum(m, pp) / pp, 0.0)
     # step j attends to L + j·adv cached tokens (j = 0 is the first decode step)
     return run_phase(model, inp, st, s0=L, delta=adv, n_iter=n, n_once=n, stage_factor=stage_factor,
-                     hops_per_iter=hops, want_ops=want_ops)
+                     hops_per_iter=hops, want_ops=want_ops, work_factor=m / pp)
 
 
 def combine(*parts: PhaseResult) -> PhaseResult:
@@ -387,17 +437,20 @@ def mixed_iteration(model: ModelSpec, inp: Inputs, n_dec, ctx_dec, n_pf, pf_len,
     cross = inp.tp * inp.cp >= inp.domain
     hop = coll.p2p(T / m * model.hidden * inp.ab, cross, par.net)
     hops = np.where(pp > 1, pp * hop * np.maximum(m, pp) / pp, 0.0)
+    wf = m / pp
     a = run_phase(model, inp, tok, s0=zero, delta=zero, n_iter=one, n_once=one, stage_factor=stage_factor,
-                  hops_per_iter=hops, want_ops=want_ops, include=lambda op: not op.per_seq, step_overhead=False)
+                  hops_per_iter=hops, want_ops=want_ops, include=lambda op: not op.per_seq, step_overhead=False,
+                  work_factor=wf)
     # framework overhead per iteration: fixed part plus a part per sequence in flight
     over = inp.eff["step_overhead_s"] + inp.eff["seq_overhead_s"] * (n_dec + n_pf)
     a.time = a.time + over
     a.t_overhead = a.t_overhead + over
     b = run_phase(model, inp, dec, s0=ctx_dec, delta=zero, n_iter=one, n_once=one, stage_factor=stage_factor,
-                  hops_per_iter=zero, want_ops=want_ops, include=lambda op: op.per_seq, step_overhead=False)
+                  hops_per_iter=zero, want_ops=want_ops, include=lambda op: op.per_seq, step_overhead=False,
+                  work_factor=wf)
     c = run_phase(model, inp, pf, s0=zero, delta=zero, n_iter=np.where(n_pf > 0, 1.0, 0.0), n_once=one,
                   stage_factor=stage_factor, hops_per_iter=zero, want_ops=want_ops,
-                  include=lambda op: op.per_seq, step_overhead=False)
+                  include=lambda op: op.per_seq, step_overhead=False, work_factor=wf)
     return combine(a, b, c)
 
 

@@ -31,6 +31,7 @@ class Hardware:
     id: str
     name: str
     vendor: str
+    family: str  # architecture family (ampere, hopper, cdna3, ...): platforms that share priors
     peak_flops: dict[str, float]  # FLOP/s by dtype (TOPS for integer formats)
     vector_flops: float  # FLOP/s of non-matrix (elementwise) FP32 work
     hbm_bytes: float  # device memory capacity, bytes
@@ -103,6 +104,7 @@ def from_dict(d: dict, origin: str = "hardware") -> Hardware:
         id=hid,
         name=str(d.get("name", hid)),
         vendor=str(d.get("vendor", "")),
+        family=str(d.get("family", "") or "unknown"),
         peak_flops=peak,
         vector_flops=vector,
         hbm_bytes=_num(mem, "hbm_gb", f"{where}.memory") * 1e9,

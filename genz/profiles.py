@@ -32,6 +32,10 @@ PIPELINE = Path("results") / "calibration" / "profiles.json"
 #: band (multiplicative, 80 % central interval of measured/predicted) for uncalibrated predictions
 UNCALIBRATED_BAND = (0.5, 2.0)
 
+#: factors that describe the serving software rather than how kernels use the chip
+SOFTWARE_FACTORS = ("step_overhead_s", "seq_overhead_s", "kernel_overhead_s", "comm_overhead_s",
+                    "request_overhead_s")
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -80,23 +84,46 @@ class ProfileSet:
         self.source = source
         self._by_key = {(p.platform.lower(), p.framework): p for p in self.profiles}
         self._all = [*self.profiles, DEFAULT_PROFILE]
+        self._composites: dict = {}
 
     def __len__(self) -> int:
         return len(self.profiles)
 
     def get(self, platform: str, framework: str) -> tuple[Profile, str]:
-        """The profile for a platform id and framework key, and how it was matched."""
+        """The profile for a platform id and framework key, and how it was matched.
+
+        When the exact pair was never measured, hardware-side factors (how close kernels get to
+        the chip's peaks) come from the platform's own fit and software-side factors (per-step,
+        per-kernel, per-collective and per-request overheads) from the framework's cross-platform
+        fit, or from the global fit for an unknown framework.
+        """
         k = self._by_key
         pl_ = platform.lower()
         if (pl_, framework) in k:
             return k[(pl_, framework)], "calibrated"
+        soft = k.get(("*", framework)) or k.get(("*", "generic"))
         if (pl_, "generic") in k:
-            return k[(pl_, "generic")], "calibrated (platform)"
+            hard = k[(pl_, "generic")]
+            if soft is None or framework == "generic" and ("*", "generic") not in k:
+                return hard, "calibrated (platform)"
+            return self._composite(hard, soft), "calibrated (platform; framework overheads from other platforms)"
         if ("*", framework) in k:
             return k[("*", framework)], "uncalibrated platform"
         if ("*", "generic") in k:
             return k[("*", "generic")], "uncalibrated platform"
         return DEFAULT_PROFILE, "uncalibrated"
+
+    def _composite(self, hard: Profile, soft: Profile) -> Profile:
+        key = (hard.platform.lower(), f"{hard.framework}+{soft.framework}")
+        if key not in self._composites:
+            eff = hard.efficiency.updated(**{n: getattr(soft.efficiency, n) for n in SOFTWARE_FACTORS})
+            bands = {m: [min(b[0], 1.0) ** 1.5, max(b[1], 1.0) ** 1.5] for m, b in hard.bands.items()}
+            p = Profile(platform=hard.platform, framework=f"generic+{soft.platform}/{soft.framework}",
+                        efficiency=eff, version=hard.version, calibrated=True, n_rows=hard.n_rows,
+                        bands=bands, ranges=hard.ranges)
+            self._composites[key] = p
+            self._all.append(p)  # append: indices handed out earlier stay valid
+        return self._composites[key]
 
     def lookup_rows(self, hw_names: list[str], hw_ids: list[str], fw_keys: list[str]):
         """Per-row efficiency arrays, a calibration label per row, and profile indices."""
@@ -108,7 +135,7 @@ class ProfileSet:
             key = (h, f)
             if key not in cache:
                 prof, how = self.get(h, f)
-                j = self._all.index(prof)
+                j = next(i for i, p in enumerate(self._all) if p is prof)
                 label = f"{how}: {prof.id}" if prof.calibrated else f"{how}"
                 if not prof.calibrated and prof is not DEFAULT_PROFILE:
                     label = f"{how}: {prof.id}"

@@ -107,3 +107,16 @@ def print_estimate(res, ops: bool = False, as_json: bool = False) -> None:
                         f"{r['gflops_per_step']:.3g}", f"{r['gbytes_per_step']:.3g}", f"{r['time_per_step_ms']:.4f}",
                         f"{100 * r['share']:.1f}%", r["bound"])
         con.print(opt)
+
+
+def print_validation(val, summary: dict) -> None:
+    """Cross-validated error tables (geomean relative error of out-of-fold predictions)."""
+    from . import calibration as cal
+
+    con = _console()
+    tables = cal.summary_tables(val)
+    con.print(f"[bold]Cross-validation[/bold] ({summary.get('folds')} folds grouped by model, "
+              f"{summary.get('rows')} rows); 80 % band coverage on held-out rows: "
+              f"{summary.get('coverage_80', float('nan')):.3f}")
+    for name, df in tables.items():
+        print_table(df, title=f"error by {name}")
