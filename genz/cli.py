@@ -222,12 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("genz: interrupted", err=True)
         return 130
-    except Exception as exc:  # click usage errors and anything unexpected: still one line
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            typer.echo(f"genz: error: {exc.format_message()}", err=True)
-            return exc.exit_code if exc.exit_code else 2
+    except Exception as exc:  # usage errors and anything unexpected: still one line
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # typer/click usage error
+            msg = " ".join(str(exc.format_message()).split())
+            typer.echo(f"genz: error: {msg} (see genz --help)", err=True)
+            return int(exc.exit_code) if exc.exit_code else 2
         if os.environ.get("GENZ_DEBUG"):
             raise
         typer.echo(f"genz: internal error: {type(exc).__name__}: {exc} (set GENZ_DEBUG=1 for a traceback)", err=True)

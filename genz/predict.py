@@ -67,7 +67,7 @@ def _resolve(norm: pl.DataFrame) -> tuple[dict, dict, pl.Series]:
     return models, hw, err
 
 
-def _hw_arrays(hws: list[Hardware], idx: np.ndarray, act: np.ndarray, kv: np.ndarray) -> dict[str, np.ndarray]:
+def _hw_arrays(hws: list[Hardware], idx: np.ndarray, rows: pl.DataFrame) -> dict[str, np.ndarray]:
     """Per-row hardware numbers (SI) gathered by index, compute peaks chosen per dtype."""
     def col(f):
         return np.array([f(h) for h in hws], dtype=float)[idx]
@@ -84,20 +84,21 @@ def _hw_arrays(hws: list[Hardware], idx: np.ndarray, act: np.ndarray, kv: np.nda
         "peak_vector": col(lambda h: h.vector_flops),
         "peak_16": col(lambda h: h.peak_flops[dtypes.compute_rate_key("bf16", h.peak_flops)]),
     }
-    # matrix peak at the compute dtype, attention peak (fp8 only with fp8 activations and KV)
-    peak = np.zeros(len(idx))
-    peak_attn = np.zeros(len(idx))
-    for hi, h in enumerate(hws):
-        sel_h = idx == hi
-        if not sel_h.any():
-            continue
-        for dt in np.unique(act[sel_h]):
-            sel = sel_h & (act == dt)
-            peak[sel] = h.peak_flops[dtypes.compute_rate_key(str(dt), h.peak_flops)]
-            for kdt in np.unique(kv[sel]):
-                sel2 = sel & (kv == kdt)
-                adt = "fp8" if (dt == "fp8" and kdt == "fp8") else "bf16"
-                peak_attn[sel2] = h.peak_flops[dtypes.compute_rate_key(adt, h.peak_flops)]
+    # matrix peak at the compute dtype, attention peak (fp8 only with fp8 activations and KV):
+    # computed per distinct (hardware, act dtype, kv dtype) combination, then gathered
+    combo = rows.select(pl.format("{}|{}|{}", pl.Series(idx), pl.col("_act_dtype"), pl.col("_kv_dtype"))
+                        .alias("c")).get_column("c")
+    uniq = combo.unique().sort().to_list()
+    inv = combo.replace_strict({u: i for i, u in enumerate(uniq)}, return_dtype=pl.Int64).to_numpy()
+    pk, pa = [], []
+    for u in uniq:
+        hi, dt, kdt = u.split("|")
+        h = hws[int(hi)]
+        pk.append(h.peak_flops[dtypes.compute_rate_key(dt, h.peak_flops)])
+        adt = "fp8" if (dt == "fp8" and kdt == "fp8") else "bf16"
+        pa.append(h.peak_flops[dtypes.compute_rate_key(adt, h.peak_flops)])
+    peak = np.array(pk, dtype=float)[inv] if len(idx) else np.zeros(0)
+    peak_attn = np.array(pa, dtype=float)[inv] if len(idx) else np.zeros(0)
     out["peak_matrix"] = peak
     out["peak_attn"] = peak_attn
     return out
@@ -109,26 +110,26 @@ def build_inputs(rows: pl.DataFrame, hws: list[Hardware], hw_idx: np.ndarray,
     def i(c):
         return rows.get_column(c).to_numpy().astype(float)
 
-    wdt = rows.get_column("_weight_dtype").to_numpy()
     adt = rows.get_column("_act_dtype").to_numpy()
     kdt = rows.get_column("_kv_dtype").to_numpy()
-    bpe = {k: dtypes.bytes_per_element(k) for k in dtypes.BITS}
+    def b(col):
+        """bytes per element of a dtype column"""
+        return rows.get_column(col).replace_strict({k: dtypes.bytes_per_element(k) for k in dtypes.BITS},
+                                                   default=2.0, return_dtype=pl.Float64).to_numpy()
 
-    def b(a):
-        return np.vectorize(bpe.__getitem__, otypes=[float])(a) if len(a) else np.zeros(0)
-
-    wb = b(wdt)
-    hwa = _hw_arrays(hws, hw_idx, adt, kdt)
+    wb = b("_weight_dtype")
+    hwa = _hw_arrays(hws, hw_idx, rows)
     batch = rows.get_column("_batch_size").fill_null(1).to_numpy().astype(float)
     from .serving import framework_arrays
 
-    fw = framework_arrays(rows.get_column("_framework_key").to_list())
-    offload = rows.get_column("_offload").fill_null("none").str.to_lowercase().to_numpy()
+    fw = framework_arrays(rows.get_column("_framework_key"))
+    offload = rows.get_column("_offload").fill_null("none").str.to_lowercase()
     return Inputs(
         B=batch, L=i("_input_tokens"), O=i("_output_tokens"), tp=i("_tp"), pp=i("_pp"), ep=i("_ep"),
         dp=i("_dp"), cp=i("_cp"), beams=i("_num_beams"), devices=i("_num_devices"), chunk=i("_chunk_size"),
-        budget=i("_max_num_tokens"), wb=wb, ab=b(adt), kvb=b(kdt), eb=np.maximum(wb, 2.0),
-        eff=effs, offload_w=np.isin(offload, ["weights", "both"]), offload_kv=np.isin(offload, ["kv", "both"]),
+        budget=i("_max_num_tokens"), wb=wb, ab=b("_act_dtype"), kvb=b("_kv_dtype"), eb=np.maximum(wb, 2.0),
+        eff=effs, offload_w=offload.is_in(["weights", "both"]).to_numpy(),
+        offload_kv=offload.is_in(["kv", "both"]).to_numpy(),
         no_window=fw["no_window"], custom_ar=fw["custom_ar"],
         **hwa,
     )
@@ -149,9 +150,11 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
     norm = normalize(df)
     n = norm.height
     models, hw_map, res_err = _resolve(norm)
-    status = norm.get_column("status").to_numpy().astype(object)
-    res_err_np = res_err.to_numpy()
-    status = np.where((status == "ok") & (res_err_np != None), res_err_np, status)  # noqa: E711
+    st_series = pl.when(pl.Series(res_err).is_not_null() & (norm.get_column("status") == "ok")) \
+        .then(pl.Series(res_err)).otherwise(norm.get_column("status"))
+    st_series = pl.select(st_series.alias("s")).get_column("s")
+    ok = (st_series == "ok").to_numpy()
+    status = st_series.to_numpy().astype(object)
 
     out = {m: np.full(n, np.nan) for m in METRICS}
     extra_f = {k: np.full(n, np.nan) for k in (
@@ -160,9 +163,9 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         "prefill_compute_ms", "prefill_memory_ms", "prefill_network_ms", "prefill_overhead_ms",
         "decode_compute_ms", "decode_memory_ms", "decode_network_ms", "decode_overhead_ms",
         "max_throughput_batch", "max_throughput_ttft_ms", "max_throughput_tpot_ms", "concurrency")}
-    bottleneck = np.full(n, None, dtype=object)
-    pb = np.full(n, None, dtype=object)
-    db = np.full(n, None, dtype=object)
+    bottleneck = np.full(n, "", dtype="U8")
+    pb = np.full(n, "", dtype="U8")
+    db = np.full(n, "", dtype="U8")
     calib = np.full(n, None, dtype=object)
     band_lo = np.full(n, np.nan)
     band_hi = np.full(n, np.nan)
@@ -171,10 +174,10 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
     hw_names = list(hw_map)
     hws = [hw_map[k] for k in hw_names]
     hw_pos = {k: j for j, k in enumerate(hw_names)}
-    ok = status == "ok"
-    model_names = norm.get_column("_model").to_numpy()
-    for mname, spec in models.items():
-        sel = np.nonzero(ok & (model_names == mname))[0]
+    model_code = norm.get_column("_model").replace_strict({m: i for i, m in enumerate(models)}, default=-1,
+                                                          return_dtype=pl.Int64).to_numpy()
+    for mi, (mname, spec) in enumerate(models.items()):
+        sel = np.nonzero(ok & (model_code == mi))[0]
         if len(sel) == 0:
             continue
         rows = norm[sel]
@@ -186,6 +189,7 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
             if bad.any():
                 status[sel[bad]] = [f"error: tp {t} does not divide the {heads} attention heads of {spec.id}"
                                     for t in tp[bad]]
+                ok[sel[bad]] = False
         moe = [lc.ffn for lc in spec.layers if lc.ffn is not None and lc.ffn.is_moe]
         ep = rows.get_column("_ep").to_numpy()
         if moe:
@@ -193,17 +197,18 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
             if bad.any():
                 status[sel[bad]] = [f"error: ep {e} does not divide the {moe[0].n_experts} experts of {spec.id}"
                                     for e in ep[bad]]
+                ok[sel[bad]] = False
         elif (ep > 1).any():
             status[sel[ep > 1]] = f"error: ep > 1 but {spec.id} has no experts"
-        keep = status[sel] == "ok"
-        sel = sel[keep]
+            ok[sel[ep > 1]] = False
+        sel = sel[ok[sel]]
         if len(sel) == 0:
             continue
         rows = norm[sel]
-        hw_idx = np.array([hw_pos[h] for h in rows.get_column("_hardware").to_list()], dtype=int)
-        effs, prof_label, prof_idx = profiles.lookup_rows(rows.get_column("_hardware").to_list(),
-                                                         [hws[j].id for j in hw_idx],
-                                                         rows.get_column("_framework_key").to_list())
+        hw_idx = rows.get_column("_hardware").replace_strict(hw_pos, return_dtype=pl.Int64).to_numpy()
+        hw_ids = np.array([h.id for h in hws], dtype=object)[hw_idx]
+        effs, prof_label, prof_idx = profiles.lookup_rows(hw_ids, hw_ids,
+                                                         rows.get_column("_framework_key").to_numpy())
         inp = build_inputs(rows, hws, hw_idx, effs)
         needs_batch = rows.get_column("_batch_size").is_null().to_numpy()
         metric_here = metric_col[sel]
@@ -219,19 +224,22 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         max_fit = np.floor(np.maximum(free, 0) / np.maximum(mem.kv_per_seq, 1e-9)) * inp.dp
         extra_f["concurrency"][sel] = est.extra["concurrency"]
         # max-load throughput: serving model (in-flight batching, KV-limited batch)
-        mt = serving.max_throughput(spec, inp, rows.get_column("_framework_key").to_list())
+        mt = serving.max_throughput(spec, inp, rows.get_column("_framework_key"))
         one_req = mem.weights + mem.activations + mem.kv_per_seq
-        st_here = np.where(fits, "ok", [
-            f"does_not_fit: needs {t / GB:.1f} GB per device for weights + one request (weights {w / GB:.1f}, "
-            f"KV {k / GB:.2f}, activations {a / GB:.1f}), has {c / GB:.1f} GB"
-            for t, w, k, a, c in zip(one_req, mem.weights, mem.kv_per_seq, mem.activations, mem.capacity)
-        ] if (~fits).any() else "ok")
+        st_here = np.full(len(sel), "ok", dtype=object)
+        for i in np.nonzero(~fits)[0]:
+            st_here[i] = (f"does_not_fit: needs {one_req[i] / GB:.1f} GB per device for weights + one request "
+                          f"(weights {mem.weights[i] / GB:.1f}, KV {mem.kv_per_seq[i] / GB:.2f}, activations "
+                          f"{mem.activations[i] / GB:.1f}), has {mem.capacity[i] / GB:.1f} GB")
         # a max-throughput row has no fixed batch: it fits if the weights + one request fit
         mt_ok = mt["status"] == "ok"
         is_mt = (metric_here == "max_throughput_tok_s") | needs_batch & (metric_here == None)  # noqa: E711
-        st_here = np.where(metric_here == "max_throughput_tok_s", mt["status"], st_here)
-        status[sel] = st_here
-        good = st_here == "ok"
+        is_mt_metric = metric_here == "max_throughput_tok_s"
+        good = np.where(is_mt_metric, mt_ok, fits)
+        st_here = np.where(is_mt_metric, mt["status"], st_here)
+        bad_here = ~good
+        status[sel[bad_here]] = st_here[bad_here]
+        ok[sel[bad_here]] = False
         out["ttft_ms"][sel] = np.where(good | is_mt, est.ttft_s * 1e3, np.nan)
         out["tpot_ms"][sel] = est.tpot_s * 1e3
         out["e2e_latency_ms"][sel] = est.e2e_s * 1e3
@@ -265,7 +273,6 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         band_lo[sel] = lo
         band_hi[sel] = hi
 
-    ok = status == "ok"
     cols: dict[str, object] = {}
     if "metric" in df.columns:
         pred = np.full(n, np.nan)
@@ -273,7 +280,7 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
             sel = metric_col == m
             pred[sel] = out[m][sel]
         # rows without a metric get the e2e latency
-        none = np.array([v is None for v in metric_col])
+        none = norm.get_column("_metric").is_null().to_numpy()
         pred[none] = out["e2e_latency_ms"][none]
         pred = np.where(ok, pred, np.nan)
         cols["predicted"] = pred
@@ -282,15 +289,19 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
     else:
         for m in METRICS:
             cols[m] = np.where(ok | (m == "max_throughput_tok_s"), out[m], np.nan)
+    okser = pl.Series(ok)
+
+    def text(name, arr):
+        ser = pl.Series(name, arr)
+        return pl.when(okser & (ser != "")).then(ser).otherwise(None).alias(name)
+
     result = df.with_columns(
         **{k: pl.Series(k, v, dtype=pl.Float64) for k, v in cols.items()},
-        bottleneck=pl.Series("bottleneck", np.where(ok, bottleneck, None).tolist(), dtype=pl.String),
-        prefill_bottleneck=pl.Series("prefill_bottleneck", np.where(ok, pb, None).tolist(), dtype=pl.String),
-        decode_bottleneck=pl.Series("decode_bottleneck", np.where(ok, db, None).tolist(), dtype=pl.String),
         status=pl.Series("status", status.tolist(), dtype=pl.String),
         calibration=pl.Series("calibration", calib.tolist(), dtype=pl.String),
         **{k: pl.Series(k, v, dtype=pl.Float64) for k, v in extra_f.items()},
-    )
+    ).with_columns(text("bottleneck", bottleneck), text("prefill_bottleneck", pb),
+                   text("decode_bottleneck", db))
     if keep_work:
         work = norm.select([c for c in norm.columns if c.startswith("_")])
         result = pl.concat([result, work], how="horizontal")

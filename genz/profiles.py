@@ -125,22 +125,25 @@ class ProfileSet:
             self._all.append(p)  # append: indices handed out earlier stay valid
         return self._composites[key]
 
-    def lookup_rows(self, hw_names: list[str], hw_ids: list[str], fw_keys: list[str]):
+    def lookup_rows(self, hw_names, hw_ids, fw_keys):
         """Per-row efficiency arrays, a calibration label per row, and profile indices."""
+        import polars as pl
+
         n = len(hw_ids)
-        cache: dict[tuple[str, str], tuple[int, str]] = {}
-        idx = np.zeros(n, dtype=int)
-        labels = np.empty(n, dtype=object)
-        for i, (h, f) in enumerate(zip(hw_ids, fw_keys)):
-            key = (h, f)
-            if key not in cache:
-                prof, how = self.get(h, f)
-                j = next(i for i, p in enumerate(self._all) if p is prof)
-                label = f"{how}: {prof.id}" if prof.calibrated else f"{how}"
-                if not prof.calibrated and prof is not DEFAULT_PROFILE:
-                    label = f"{how}: {prof.id}"
-                cache[key] = (j, label)
-            idx[i], labels[i] = cache[key]
+        keys = pl.select(pl.format("{}\x1f{}", pl.Series(list(hw_ids), dtype=pl.String),
+                                   pl.Series(list(fw_keys), dtype=pl.String)).alias("k")).get_column("k") \
+            if n else pl.Series("k", [], dtype=pl.String)
+        uniq = keys.unique().sort().to_list()
+        inv = keys.replace_strict({u: i for i, u in enumerate(uniq)}, return_dtype=pl.Int64).to_numpy()
+        u_idx = np.zeros(len(uniq), dtype=int)
+        u_lab = np.empty(len(uniq), dtype=object)
+        for i, key in enumerate(uniq):
+            h, f = str(key).split("\x1f")
+            prof, how = self.get(h, f)
+            u_idx[i] = next(j for j, p in enumerate(self._all) if p is prof)
+            u_lab[i] = f"{how}: {prof.id}" if prof is not DEFAULT_PROFILE else how
+        idx = u_idx[inv] if n else np.zeros(0, dtype=int)
+        labels = u_lab[inv] if n else np.empty(0, dtype=object)
         effs = {name: np.array([getattr(p.efficiency, name) for p in self._all], dtype=float)[idx]
                 for name in Efficiency.names()}
         return effs, labels, idx

@@ -90,10 +90,19 @@ def framework_key(value: str | None) -> str:
     return "generic"
 
 
-def _blank_to_null(col: str) -> pl.Expr:
+_BLANKS = ["", "nan", "none", "null", "na", "n/a"]
+
+
+def _text(col: str) -> pl.Expr:
+    """A column as trimmed text with blank-like cells as null."""
     c = pl.col(col).cast(pl.String).str.strip_chars()
-    return pl.when(c.is_null() | (c == "") | (c.str.to_lowercase().is_in(["nan", "none", "null", "na"]))) \
-        .then(None).otherwise(c)
+    return pl.when(c.str.to_lowercase().is_in(_BLANKS)).then(None).otherwise(c)
+
+
+def _num(col: str) -> pl.Expr:
+    """A column as float; unparsable and blank cells become null (checked separately)."""
+    x = pl.col(col).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+    return pl.when(x.is_nan()).then(None).otherwise(x)
 
 
 def normalize(df: pl.DataFrame) -> pl.DataFrame:
@@ -101,6 +110,9 @@ def normalize(df: pl.DataFrame) -> pl.DataFrame:
 
     Returns the input columns unchanged plus working columns (prefixed ``_``) and ``status``.
     Raises :class:`GenzError` only when a required *column* is missing altogether.
+
+    Checks are boolean columns evaluated for all rows at once; the human-readable message is
+    built only for the (usually few) rows that fail one.
     """
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
@@ -108,124 +120,118 @@ def normalize(df: pl.DataFrame) -> pl.DataFrame:
             f"scenario table: missing required column(s) {', '.join(missing)}; required: "
             + ", ".join(REQUIRED)
         )
-    n = df.height
-    work: dict[str, pl.Expr] = {}
-    errs: list[pl.Expr] = []
 
     def present(col: str) -> bool:
         return col in df.columns
 
-    for col in ("model", "hardware"):
-        work["_" + col] = _blank_to_null(col)
-        errs.append(pl.when(_blank_to_null(col).is_null()).then(pl.lit(f"error: {col} is blank")))
-
-    for col, default in INT_COLUMNS.items():
-        if present(col):
-            raw = _blank_to_null(col)
-            num = raw.cast(pl.Float64, strict=False)
-            bad = raw.is_not_null() & (num.is_null() | (num != num.round(0)) | (num < 0))
-            errs.append(pl.when(bad).then(pl.format(f"error: {col} '{{}}' is not a non-negative integer", raw)))
-            val = pl.when(bad).then(None).otherwise(num).cast(pl.Int64, strict=False)
-        else:
-            val = pl.lit(None, dtype=pl.Int64)
-        if default is not None:
-            val = val.fill_null(default)
-        work["_" + col] = val
-    for col, default in FLOAT_COLUMNS.items():
-        if present(col):
-            raw = _blank_to_null(col)
-            num = raw.cast(pl.Float64, strict=False)
-            errs.append(pl.when(raw.is_not_null() & num.is_null())
-                        .then(pl.format(f"error: {col} '{{}}' is not a number", raw)))
-            work["_" + col] = num
-        else:
-            work["_" + col] = pl.lit(None, dtype=pl.Float64)
-
-    for col in ("framework", "draft_model", "metric", "offload"):
-        work["_" + col] = _blank_to_null(col) if present(col) else pl.lit(None, dtype=pl.String)
+    work: dict[str, pl.Expr] = {}
+    for col in ("model", "hardware", "framework", "draft_model", "metric", "offload", "weight_dtype", "act_dtype",
+                "kv_dtype"):
+        work["_" + col] = _text(col) if present(col) else pl.lit(None, dtype=pl.String)
+    for col in INT_COLUMNS:
+        work["_" + col + "_f"] = _num(col) if present(col) else pl.lit(None, dtype=pl.Float64)
+    for col in FLOAT_COLUMNS:
+        work["_" + col] = _num(col) if present(col) else pl.lit(None, dtype=pl.Float64)
     out = df.with_columns(**work)
 
-    # dtypes: canonicalize via a small mapping over the distinct values
-    def dtype_col(col: str, fallback: str) -> pl.Expr:
-        src = _blank_to_null(col) if present(col) else pl.lit(None, dtype=pl.String)
-        return src.fill_null(pl.col(fallback)) if fallback.startswith("_") else src.fill_null(pl.lit(fallback))
+    # integer columns: non-negative whole numbers; a cell that is text or fractional is an error
+    checks: list[tuple[pl.Expr, pl.Expr]] = []  # (failing?, message) in priority order
+    for col in ("model", "hardware"):
+        checks.append((pl.col("_" + col).is_null(), pl.lit(f"error: {col} is blank")))
+    int_exprs = {}
+    for col, default in INT_COLUMNS.items():
+        f = pl.col("_" + col + "_f")
+        if present(col):
+            raw = pl.col(col).cast(pl.String)
+            unparsable = f.is_null() & raw.is_not_null() & ~raw.str.strip_chars().str.to_lowercase().is_in(_BLANKS)
+            bad = unparsable | (f.is_not_null() & ((f != f.round(0)) | (f < 0)))
+            checks.append((bad, pl.format(f"error: {col} '{{}}' is not a non-negative integer",
+                                          raw.str.strip_chars())))
+        else:
+            bad = pl.lit(False)
+        v = pl.when(bad).then(None).otherwise(f).cast(pl.Int64, strict=False)
+        int_exprs["_" + col] = v.fill_null(default) if default is not None else v
+    for col in FLOAT_COLUMNS:
+        if present(col):
+            raw = pl.col(col).cast(pl.String)
+            checks.append((pl.col("_" + col).is_null() & raw.is_not_null()
+                           & ~raw.str.strip_chars().str.to_lowercase().is_in(_BLANKS),
+                           pl.format(f"error: {col} '{{}}' is not a number", raw.str.strip_chars())))
+    out = out.with_columns(**int_exprs)
 
-    out = out.with_columns(_weight_dtype=dtype_col("weight_dtype", "bf16"))
-    out = out.with_columns(_act_dtype=dtype_col("act_dtype", "_weight_dtype"))
-    out = out.with_columns(_kv_dtype=dtype_col("kv_dtype", "_act_dtype"))
+    # dtypes: canonicalize the distinct values (act defaults to weight, kv to act)
+    out = out.with_columns(_weight_dtype=pl.col("_weight_dtype").fill_null("bf16"))
+    out = out.with_columns(_act_dtype=pl.col("_act_dtype").fill_null(pl.col("_weight_dtype")))
+    out = out.with_columns(_kv_dtype=pl.col("_kv_dtype").fill_null(pl.col("_act_dtype")))
     for col in ("_weight_dtype", "_act_dtype", "_kv_dtype"):
-        values = out.get_column(col).unique().drop_nulls().to_list()
         mapping: dict[str, str] = {}
-        bad: dict[str, str] = {}
-        for v in values:
+        bad_vals: list[str] = []
+        for v in out.get_column(col).unique().drop_nulls().to_list():
             try:
                 mapping[v] = dtypes.canonical(v)
             except GenzError:
-                bad[v] = f"error: {col[1:]} '{v}' unknown; allowed: {', '.join(dtypes.ALLOWED)}"
-        out = out.with_columns(
-            pl.col(col).replace_strict(bad, default=None, return_dtype=pl.String).alias(col + "_err"),
-            pl.col(col).replace_strict(mapping, default=None, return_dtype=pl.String),
-        )
-        errs.append(pl.col(col + "_err"))
+                bad_vals.append(v)
+        if bad_vals:
+            checks.append((pl.col(col + "_raw").is_in(bad_vals),
+                           pl.format(f"error: {col[1:]} '{{}}' unknown; allowed: {', '.join(dtypes.ALLOWED)}",
+                                     pl.col(col + "_raw"))))
+        out = out.with_columns(**{col + "_raw": pl.col(col)})
+        out = out.with_columns(pl.col(col).replace_strict(mapping, default=None, return_dtype=pl.String))
 
-    fw_values = out.get_column("_framework").unique().to_list()
-    fw_map = {v: framework_key(v) for v in fw_values if v is not None}
+    fw_map = {v: framework_key(v) for v in out.get_column("_framework").unique().to_list() if v is not None}
     out = out.with_columns(
         _framework_key=pl.col("_framework").replace_strict(fw_map, default="generic", return_dtype=pl.String)
     )
-
-    # metric names
     if present("metric"):
-        errs.append(pl.when(pl.col("_metric").is_not_null() & ~pl.col("_metric").is_in(list(METRICS)))
-                    .then(pl.format("error: metric '{}' unknown; allowed: " + ", ".join(METRICS), pl.col("_metric"))))
+        checks.append((pl.col("_metric").is_not_null() & ~pl.col("_metric").is_in(list(METRICS)),
+                       pl.format("error: metric '{}' unknown; allowed: " + ", ".join(METRICS), pl.col("_metric"))))
     if present("offload"):
-        errs.append(pl.when(pl.col("_offload").is_not_null() & ~pl.col("_offload").str.to_lowercase().is_in(list(OFFLOAD)))
-                    .then(pl.format("error: offload '{}' unknown; allowed: " + ", ".join(OFFLOAD), pl.col("_offload"))))
-
-    # required numbers and ranges
+        checks.append((pl.col("_offload").is_not_null() & ~pl.col("_offload").str.to_lowercase().is_in(list(OFFLOAD)),
+                       pl.format("error: offload '{}' unknown; allowed: " + ", ".join(OFFLOAD), pl.col("_offload"))))
     for col in ("input_tokens", "output_tokens"):
-        errs.append(pl.when(pl.col("_" + col).is_null() & _blank_to_null(col).is_null())
-                    .then(pl.lit(f"error: {col} is blank")))
-        errs.append(pl.when(pl.col("_" + col) == 0).then(pl.lit(f"error: {col} must be >= 1")))
-    for col in ("tp", "pp", "ep", "cp", "num_beams"):
-        errs.append(pl.when(pl.col("_" + col) == 0).then(pl.lit(f"error: {col} must be >= 1")))
-    errs.append(pl.when(pl.col("_batch_size") == 0).then(pl.lit("error: batch_size must be >= 1")))
-    errs.append(pl.when(pl.col("_acceptance_rate").is_not_null() &
-                        ((pl.col("_acceptance_rate") < 0) | (pl.col("_acceptance_rate") > 1)))
-                .then(pl.lit("error: acceptance_rate must be in [0, 1]")))
-    errs.append(pl.when((pl.col("_spec_tokens") > 0) & pl.col("_draft_model").is_null() &
-                        pl.col("_acceptance_rate").is_null())
-                .then(pl.lit("error: spec_tokens needs acceptance_rate (and a draft_model, or 'mtp'/'eagle')")))
+        checks.append((pl.col("_" + col).is_null(), pl.lit(f"error: {col} is blank or invalid")))
+        checks.append((pl.col("_" + col) == 0, pl.lit(f"error: {col} must be >= 1")))
+    for col in ("tp", "pp", "ep", "cp", "num_beams", "batch_size", "dp", "num_devices"):
+        checks.append((pl.col("_" + col) == 0, pl.lit(f"error: {col} must be >= 1")))
+    checks.append((pl.col("_acceptance_rate").is_not_null() &
+                   ((pl.col("_acceptance_rate") < 0) | (pl.col("_acceptance_rate") > 1)),
+                   pl.lit("error: acceptance_rate must be in [0, 1]")))
+    checks.append(((pl.col("_spec_tokens") > 0) & pl.col("_acceptance_rate").is_null(),
+                   pl.lit("error: spec_tokens needs acceptance_rate (and a draft_model, or 'mtp'/'eagle')")))
 
     # devices: num_devices = tp·pp·cp·dp; dp derived from num_devices when blank
     base = pl.col("_tp") * pl.col("_pp") * pl.col("_cp")
-    dp = (
+    out = out.with_columns(_dp=(
         pl.when(pl.col("_dp").is_not_null()).then(pl.col("_dp"))
         .when(pl.col("_num_devices").is_not_null() & (base > 0) & (pl.col("_num_devices") % base == 0)
               & (pl.col("_num_devices") >= base))
         .then(pl.col("_num_devices") // base)
         .otherwise(1)
-    )
-    out = out.with_columns(_dp=dp)
-    errs.append(pl.when(pl.col("_dp") == 0).then(pl.lit("error: dp must be >= 1")))
+    ))
     out = out.with_columns(_devices=pl.col("_tp") * pl.col("_pp") * pl.col("_cp") * pl.col("_dp"))
-    errs.append(
-        pl.when(pl.col("_num_devices").is_not_null() & (pl.col("_num_devices") != pl.col("_devices")))
-        .then(pl.format("error: num_devices {} != tp·pp·cp·dp = {}·{}·{}·{}", pl.col("_num_devices"),
-                        pl.col("_tp"), pl.col("_pp"), pl.col("_cp"), pl.col("_dp")))
-    )
-    errs.append(
-        pl.when((pl.col("_ep") > 1) & ((pl.col("_tp") * pl.col("_dp")) % pl.col("_ep") != 0)
-                & (pl.col("_ep") % pl.col("_tp") != 0))
-        .then(pl.format("error: ep {} must divide tp ({}) or be a multiple of tp dividing tp·dp",
-                        pl.col("_ep"), pl.col("_tp")))
-    )
-    errs.append(
-        pl.when((pl.col("_ep") > pl.col("_tp")) & ((pl.col("_tp") * pl.col("_dp")) % pl.col("_ep") != 0))
-        .then(pl.format("error: ep {} > tp {} needs tp·dp ({}) divisible by ep", pl.col("_ep"), pl.col("_tp"),
-                        pl.col("_tp") * pl.col("_dp")))
-    )
+    checks.append((pl.col("_num_devices").is_not_null() & (pl.col("_num_devices") != pl.col("_devices")),
+                   pl.format("error: num_devices {} != tp·pp·cp·dp = {}·{}·{}·{}", pl.col("_num_devices"),
+                             pl.col("_tp"), pl.col("_pp"), pl.col("_cp"), pl.col("_dp"))))
+    checks.append(((pl.col("_ep") > 1) & ((pl.col("_tp") * pl.col("_dp")) % pl.col("_ep") != 0)
+                   & (pl.col("_ep") % pl.col("_tp") != 0),
+                   pl.format("error: ep {} must divide tp ({}) or be a multiple of tp dividing tp·dp",
+                             pl.col("_ep"), pl.col("_tp"))))
+    checks.append(((pl.col("_ep") > pl.col("_tp")) & ((pl.col("_tp") * pl.col("_dp")) % pl.col("_ep") != 0),
+                   pl.format("error: ep {} > tp {} needs tp·dp ({}) divisible by ep", pl.col("_ep"), pl.col("_tp"),
+                             pl.col("_tp") * pl.col("_dp"))))
     out = out.with_columns(pl.col("_num_devices").fill_null(pl.col("_devices")))
 
-    out = out.with_columns(status=pl.coalesce(errs).fill_null("ok").cast(pl.String))
-    return out.drop(["_weight_dtype_err", "_act_dtype_err", "_kv_dtype_err"])
+    # evaluate all checks as booleans; build messages only for failing rows
+    flags = out.select([c.fill_null(False).alias(f"c{i}") for i, (c, _) in enumerate(checks)])
+    any_bad = flags.select(pl.any_horizontal(pl.all()).alias("b")).get_column("b")
+    status = pl.Series("status", ["ok"] * out.height, dtype=pl.String)
+    if any_bad.any():
+        idx = any_bad.arg_true()
+        sub = out[idx]
+        sub_flags = flags[idx]
+        msgs = sub.select([pl.when(sub_flags.get_column(f"c{i}")).then(m.cast(pl.String)).otherwise(None)
+                           .alias(f"m{i}") for i, (_, m) in enumerate(checks)])
+        first = msgs.select(pl.coalesce(pl.all()).alias("s")).get_column("s")
+        status = status.scatter(idx, first)
+    out = out.with_columns(status)
+    return out.drop(["_weight_dtype_raw", "_act_dtype_raw", "_kv_dtype_raw", *[f"_{c}_f" for c in INT_COLUMNS]])

@@ -30,9 +30,14 @@ def frameworks() -> dict[str, dict]:
 
 def framework_arrays(keys) -> dict[str, np.ndarray]:
     """Per-row serving defaults for framework keys (unknown keys use 'generic')."""
+    import polars as pl
+
     fw = frameworks()
-    rows = [fw.get(k, fw["generic"]) for k in keys]
-    return {
+    ser = keys if isinstance(keys, pl.Series) else pl.Series("k", list(keys), dtype=pl.String)
+    uniq = ser.unique().sort().to_list()
+    inv = ser.replace_strict({u: i for i, u in enumerate(uniq)}, return_dtype=pl.Int64).to_numpy()
+    rows = [fw.get(k, fw["generic"]) for k in uniq]
+    per = {
         "free_mode": np.array([r.get("memory_mode", "free_fraction") == "free_fraction" for r in rows]),
         "fraction": np.array([float(r.get("memory_fraction", 0.9)) for r in rows]),
         "max_batch": np.array([float(r.get("max_batch", 1024)) for r in rows]),
@@ -41,6 +46,7 @@ def framework_arrays(keys) -> dict[str, np.ndarray]:
         "no_window": np.array([not bool(r.get("sliding_window", True)) for r in rows]),
         "custom_ar": np.array([r.get("allreduce", "nccl") == "custom" for r in rows]),
     }
+    return {k: v[inv] for k, v in per.items()}
 
 
 def max_throughput(spec, inp: Inputs, fw_keys) -> dict[str, np.ndarray]:
@@ -80,10 +86,10 @@ def max_throughput(spec, inp: Inputs, fw_keys) -> dict[str, np.ndarray]:
     n_dec = N - n_pf
     it = mixed_iteration(spec, work, n_dec=n_dec, ctx_dec=L + O / 2.0, n_pf=n_pf, pf_len=L)
     thr = N / it.time * work.dp
-    status = np.where(ok, "ok", [
-        f"does_not_fit: weights {w / 1e9:.1f} GB leave no KV room for one request of {int(l + o)} tokens "
-        f"({r / 1e9:.2f} GB) on {c / 1e9:.0f} GB" for w, l, o, r, c in zip(weights, L, O, per_req, cap)
-    ] if (~ok).any() else "ok")
+    status = np.full(n, "ok", dtype=object)
+    for i in np.nonzero(~ok)[0]:
+        status[i] = (f"does_not_fit: weights {weights[i] / 1e9:.1f} GB leave no KV room for one request of "
+                     f"{int(L[i] + O[i])} tokens ({per_req[i] / 1e9:.2f} GB) on {cap[i] / 1e9:.0f} GB")
     del user_batch
     return {"throughput": np.where(ok, thr, np.nan), "batch": np.where(ok, N * work.dp, np.nan),
             "ttft_s": it.time, "tpot_s": it.time, "status": status.astype(object), "iteration": it}
