@@ -19,10 +19,12 @@ Everything is deterministic: sorted inputs, no random numbers, no clock in the o
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import multiprocessing
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -299,18 +301,41 @@ class FitResult:
 
 #: prior width of hardware-side factors that kernel timings pinned for the platform's family
 OP_SIGMA = {"compute": 0.15, "memory": 0.12, "network": 0.25}
+#: factors that kernel timings determine (the rest are overheads of the serving software)
+OP_FACTORS = ("compute", "memory", "network", "gemm_m_half")
 
 
-def fit_profiles(prep: Prepared, version: str = "unversioned",
-                 op_priors: dict[str, dict[str, float]] | None = None) -> FitResult:
-    """Fit the whole hierarchy of profiles on the prepared rows.
+def platform_prior(hw_id: str, op_priors: dict[str, dict[str, float]] | None) -> tuple[Efficiency, dict | None]:
+    """Prior of a platform's fit: the defaults, with its family's kernel-timing factors if known."""
+    fam = get_hardware(hw_id).family
+    op = (op_priors or {}).get(fam)
+    if not op:
+        return DEFAULT, None
+    return DEFAULT.updated(**{k: v for k, v in op.items() if k in OP_FACTORS}), OP_SIGMA
 
-    ``op_priors`` (architecture family -> factors from kernel timings, :mod:`genz.opcal`) replace
-    the hardware-side prior of every platform in that family and narrow its width.
+
+def family_profiles(op_priors: dict[str, dict[str, float]] | None, version: str) -> list[Profile]:
+    """Uncalibrated profiles for platforms without measurements: family priors from kernel timings."""
+    out = []
+    for fam, op in sorted((op_priors or {}).items()):
+        eff = DEFAULT.updated(**{k: v for k, v in op.items() if k in OP_FACTORS})
+        out.append(Profile(platform=f"family:{fam}", framework="generic", efficiency=eff, version=version,
+                           calibrated=False, n_rows=0))
+    return out
+
+
+def fit_platform(prep: Prepared, platform: str, version: str,
+                 op_priors: dict[str, dict[str, float]] | None = None) -> tuple[list[Profile], list[dict]]:
+    """Profiles of one platform: ``platform/generic`` from all its rows, then one per framework.
+
+    A platform's profiles depend only on its own measurements and on its family's kernel timings,
+    so adding measurements for one platform refits that platform alone.
     """
-    op_priors = op_priors or {}
-    diags: list[dict] = []
     profiles: list[Profile] = []
+    diags: list[dict] = []
+    m = prep.platform == platform
+    if m.sum() < MIN_ROWS:
+        return profiles, diags
 
     def ranges(mask):
         f = prep.frame.filter(pl.Series(mask))
@@ -319,40 +344,38 @@ def fit_profiles(prep: Prepared, version: str = "unversioned",
                 "input_max": int(f.get_column("_input_tokens").max()),
                 "output_max": int(f.get_column("_output_tokens").max())}
 
-    def add(platform, framework, mask, prior, sigma=None):
-        sub = prep.subset(mask)
-        eff, info = fit_efficiency(sub, prior, sigma=sigma)
+    def add(framework, mask, prior, sigma=None):
+        eff, info = fit_efficiency(prep.subset(mask), prior, sigma=sigma)
         profiles.append(Profile(platform=platform, framework=framework, efficiency=eff, version=version,
-                                calibrated=platform != "*", n_rows=int(mask.sum()), ranges=ranges(mask)))
+                                calibrated=True, n_rows=int(mask.sum()), ranges=ranges(mask)))
         diags.append({"platform": platform, "framework": framework, **info})
         return eff
 
-    everything = np.ones(len(prep), dtype=bool)
-    glob = add("*", "generic", everything, DEFAULT)
-    for fw in sorted(set(prep.framework.tolist())):
-        m = prep.framework == fw
-        if fw != "generic" and m.sum() >= MIN_ROWS:
-            add("*", fw, m, glob)
-    for hw in sorted(set(prep.platform.tolist())):
-        m = prep.platform == hw
-        if m.sum() < MIN_ROWS:
+    prior, sigma = platform_prior(platform, op_priors)
+    plat = add("generic", m, prior, sigma)
+    fws = sorted(set(prep.framework[m].tolist()) - {"generic"})
+    for fw in fws:
+        mf = m & (prep.framework == fw)
+        if mf.sum() < MIN_ROWS:
             continue
-        fam = get_hardware(hw).family
-        op = op_priors.get(fam)
-        if op:
-            hw_prior = glob.updated(**{k: v for k, v in op.items() if k in ("compute", "memory", "network", "gemm_m_half")})
-            plat = add(hw, "generic", m, hw_prior, sigma=OP_SIGMA)
+        if mf.sum() == m.sum():
+            # the platform's only framework: its profile is the platform fit itself
+            profiles.append(replace(profiles[0], framework=fw))
         else:
-            plat = add(hw, "generic", m, glob)
-        fws = sorted(set(prep.framework[m].tolist()))
-        for fw in fws:
-            mf = m & (prep.framework == fw)
-            if fw != "generic" and mf.sum() >= MIN_ROWS and len(fws) > 1:
-                add(hw, fw, mf, plat)
-            elif fw != "generic" and mf.sum() >= MIN_ROWS:
-                # the platform's only framework: its profile is the platform fit itself
-                p = profiles[-1]
-                profiles.append(replace(p, framework=fw))
+            add(fw, mf, plat)
+    return profiles, diags
+
+
+def fit_profiles(prep: Prepared, version: str = "unversioned",
+                 op_priors: dict[str, dict[str, float]] | None = None) -> FitResult:
+    """Profiles of every measured platform, plus family-prior profiles for unmeasured ones."""
+    profiles: list[Profile] = []
+    diags: list[dict] = []
+    for hw in sorted(set(prep.platform.tolist())):
+        p, d = fit_platform(prep, hw, version, op_priors)
+        profiles += p
+        diags += d
+    profiles += family_profiles(op_priors, version)
     return FitResult(ProfileSet(profiles, source="fit"), diags)
 
 
@@ -375,6 +398,27 @@ def model_folds(models: np.ndarray, k: int) -> np.ndarray:
     return np.array([fold_of[m] for m in models])
 
 
+@contextlib.contextmanager
+def _main_not_reimported():
+    """Keep spawned workers from re-running the caller's main script (a Snakemake script, the CLI).
+
+    The workers only need :func:`_cv_fold`, which they import from this module; hiding the main
+    module's file/spec while the pool runs stops multiprocessing from re-executing it.
+    """
+    main = sys.modules.get("__main__")
+    saved = {k: getattr(main, k) for k in ("__file__", "__spec__") if main is not None and hasattr(main, k)}
+    try:
+        for k in saved:
+            if k == "__file__":
+                delattr(main, k)
+            else:
+                setattr(main, k, None)
+        yield
+    finally:
+        for k, v in saved.items():
+            setattr(main, k, v)
+
+
 def _cv_fold(args):
     prep, train, test, op_priors = args
     fit = fit_profiles(prep.subset(train), version="cv", op_priors=op_priors)
@@ -391,7 +435,8 @@ def cross_validate(prep: Prepared, k: int = 5, workers: int = 2,
     used = np.empty(len(prep), dtype=object)
     if workers > 1:
         # spawn, not fork: polars' thread pool does not survive a fork
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as ex:
+        with _main_not_reimported(), ProcessPoolExecutor(
+                max_workers=min(workers, k), mp_context=multiprocessing.get_context("spawn")) as ex:
             results = list(ex.map(_cv_fold, jobs))
     else:
         results = [_cv_fold(j) for j in jobs]
@@ -456,7 +501,7 @@ def attach_bands(profiles: ProfileSet, bands: dict, val: pl.DataFrame, scale: fl
         for m in metrics:
             key = f"{p.platform}|{m}"
             q = bands.get(key) or bands.get(f"metric:{m}") or bands["overall"]
-            widen = 1.5 if (p.platform == "*" or key not in bands) else 1.0
+            widen = 1.0 if (p.calibrated and key in bands) else 1.5
             lo, hi = _scaled(q, scale * widen)
             b[m] = [float(math.exp(min(lo, 0.0))), float(math.exp(max(hi, 0.0)))]
         lo, hi = _scaled(bands["overall"], scale * 1.5)
@@ -540,18 +585,58 @@ class Calibration:
     summary: dict
 
 
-def calibrate(paths: list[str | Path], k: int = 5, workers: int = 2, do_cv: bool = True,
-              operators: str | Path | None = None) -> Calibration:
-    """Fit profiles on measurement files (and kernel timings under ``operators``), cross-validate
-    by model, attach uncertainty bands."""
+def _version(paths: list[Path], op_files: list[Path]) -> str:
+    return hashlib.sha256((inputs_hash([*paths, *op_files]) + code_fingerprint()).encode()).hexdigest()[:12]
+
+
+def operator_priors(operators: str | Path | None) -> tuple[dict[str, dict[str, float]], list[Path]]:
+    """Family priors from kernel timings under ``operators`` (and the files they came from)."""
     from .opcal import family_priors, fit_operator_priors
 
+    if not operators or not Path(operators).is_dir():
+        return {}, []
+    return family_priors(fit_operator_priors(operators)), sorted(Path(operators).rglob("*.parquet"))
+
+
+def calibrate_platform(paths: list[str | Path], platform: str, operators: str | Path | None = None) -> Calibration:
+    """Profiles of one platform from its measurement files (the pipeline's per-platform rule).
+
+    With no measured rows the result holds the platform's family prior, marked uncalibrated.
+    """
+    from .hardware import get_hardware
+
+    hw = get_hardware(platform)
+    op_priors, op_files = operator_priors(operators)
+    files = [Path(p) for p in paths]
+    version = _version(files, op_files)
+    profiles: list[Profile] = []
+    diags: list[dict] = []
+    if files:
+        meas = load_measurement_files(files)
+        prep = prepare(meas.drop("measurement_file"))
+        other = sorted(set(prep.platform.tolist()) - {hw.id})
+        if other:
+            raise GenzError(f"{files[0].parent}: measurement files of {hw.id} hold rows of {', '.join(other)}; "
+                            "put each platform's rows in its own folder")
+        profiles, diags = fit_platform(prep, hw.id, version, op_priors)
+    if not profiles:
+        prior, _ = platform_prior(hw.id, op_priors)
+        profiles = [Profile(platform=hw.id, framework="generic", efficiency=prior, version=version,
+                            calibrated=False, n_rows=0)]
+    summary = {"version": version, "platform": hw.id, "inputs_hash": inputs_hash([*files, *op_files]),
+               "code": code_fingerprint()}
+    return Calibration(profiles=ProfileSet(profiles, source="fit"), validation=pl.DataFrame(), diagnostics=diags,
+                       summary=summary)
+
+
+def calibrate(paths: list[str | Path], k: int = 5, workers: int = 2, do_cv: bool = True,
+              operators: str | Path | None = None) -> Calibration:
+    """Fit every platform's profiles from measurement files (and kernel timings under ``operators``),
+    cross-validate by model, attach uncertainty bands."""
     meas = load_measurement_files(paths)
     prep = prepare(meas.drop("measurement_file"))
-    op_fits = fit_operator_priors(operators) if operators else []
-    op_priors = family_priors(op_fits)
-    op_files = sorted(Path(operators).rglob("*.parquet")) if operators else []
-    version = hashlib.sha256((inputs_hash([*paths, *op_files]) + code_fingerprint()).encode()).hexdigest()[:12]
+    op_priors, op_files = operator_priors(operators)
+    version = _version([Path(p) for p in paths], op_files)
     fit = fit_profiles(prep, version=version, op_priors=op_priors)
     if do_cv:
         val = cross_validate(prep, k=k, workers=workers, op_priors=op_priors)
@@ -563,8 +648,8 @@ def calibrate(paths: list[str | Path], k: int = 5, workers: int = 2, do_cv: bool
         val = pl.DataFrame()
         bands, cov, profiles, scale = {}, float("nan"), fit.profiles, 1.0
     summary = {"version": version, "inputs_hash": inputs_hash([*paths, *op_files]), "code": code_fingerprint(),
-               "operator_priors": op_priors,
-               "rows": len(prep), "coverage_80": cov, "band_scale": scale if do_cv else None, "folds": k}
+               "operator_priors": op_priors, "rows": len(prep), "coverage_80": cov,
+               "band_scale": scale if do_cv else None, "folds": k, "bands": bands}
     return Calibration(profiles=profiles, validation=val, diagnostics=fit.diagnostics, summary=summary)
 
 
@@ -621,3 +706,60 @@ def summary_tables(val: pl.DataFrame) -> dict[str, pl.DataFrame]:
         "framework": error_table(v, ["regime", "framework_key"]),
         "model": error_table(v, ["model_id"]),
     }
+
+
+def read_profiles_json(path: str | Path) -> tuple[list[Profile], dict]:
+    """Profiles and header of a profiles JSON file."""
+    data = json.loads(Path(path).read_text())
+    return [Profile.from_json(e, str(path)) for e in data.get("profiles", [])], data
+
+
+def validate_files(paths: list[str | Path], operators: str | Path | None, out_validation: str | Path,
+                   out_bands: str | Path, k: int = 5, workers: int = 2) -> dict:
+    """Cross-validate on measurement files; write the out-of-fold table and the band file."""
+    meas = load_measurement_files(paths)
+    prep = prepare(meas.drop("measurement_file"))
+    op_priors, op_files = operator_priors(operators)
+    val = cross_validate(prep, k=k, workers=workers, op_priors=op_priors)
+    bands = band_table(val)
+    scale = fit_band_scale(val)
+    info = {"bands": bands, "scale": scale, "coverage_80": cv_coverage(val, scale), "folds": k,
+            "metrics": sorted(set(val.get_column("metric").to_list())),
+            "inputs_hash": inputs_hash([*paths, *op_files]), "code": code_fingerprint()}
+    write_frame(val, out_validation)
+    _write_json(info, out_bands)
+    return info
+
+
+def merge_profile_files(paths: list[str | Path], bands_path: str | Path | None, out: str | Path) -> ProfileSet:
+    """Combine per-platform profile files, attach bands, write one profiles JSON (atomically)."""
+    profiles: list[Profile] = []
+    seen = set()
+    for p in sorted(Path(x) for x in paths):
+        for prof in read_profiles_json(p)[0]:
+            if (prof.platform, prof.framework) not in seen:
+                seen.add((prof.platform, prof.framework))
+                profiles.append(prof)
+    pset = ProfileSet(profiles, source=str(out))
+    info: dict = {}
+    if bands_path and Path(bands_path).exists():
+        info = json.loads(Path(bands_path).read_text())
+        metrics = info.get("metrics") or []
+        val = pl.DataFrame({"metric": metrics}, schema={"metric": pl.String})
+        pset = attach_bands(pset, info["bands"], val, float(info.get("scale", 1.0)))
+    _write_json({"code": code_fingerprint(), "coverage_80": info.get("coverage_80"),
+                 "band_scale": info.get("scale"), "profiles": pset.to_json()}, out)
+    return pset
+
+
+def write_platform_profiles(cal: Calibration, path: str | Path) -> None:
+    """Write one platform's profiles (no bands: those come from cross-validation)."""
+    _write_json({**cal.summary, "profiles": cal.profiles.to_json(), "fit": cal.diagnostics}, path)
+
+
+def _write_json(payload: dict, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=1, sort_keys=True, default=_jsonable) + "\n")
+    tmp.replace(path)

@@ -145,9 +145,9 @@ def _measurement_files(paths: list[Path] | None) -> list[Path]:
     if paths:
         files: list[Path] = []
         for p in paths:
-            files += sorted(p.glob("*.csv")) if p.is_dir() else [p]
+            files += sorted(p.rglob("*.csv")) if p.is_dir() else [p]
     else:
-        files = sorted(DEFAULT_MEASUREMENTS.glob("*.csv"))
+        files = sorted(DEFAULT_MEASUREMENTS.rglob("*.csv"))
     if not files:
         raise GenzError(f"calibrate: no measurement CSVs found (looked in {', '.join(map(str, paths or [DEFAULT_MEASUREMENTS]))})")
     for f in files:

@@ -167,6 +167,7 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
     pb = np.full(n, "", dtype="U8")
     db = np.full(n, "", dtype="U8")
     calib = np.full(n, None, dtype=object)
+    prof_col = np.full(n, None, dtype=object)
     band_lo = np.full(n, np.nan)
     band_hi = np.full(n, np.nan)
     metric_col = norm.get_column("_metric").to_numpy() if "metric" in df.columns else np.full(n, None)
@@ -268,7 +269,9 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         bottleneck[sel] = est.bottleneck
         pb[sel] = est.prefill_bottleneck
         db[sel] = est.decode_bottleneck
-        calib[sel] = prof_label
+        extrap = profiles.extrapolation(prof_idx, inp)
+        calib[sel] = np.where(extrap != "", extrap, prof_label)
+        prof_col[sel] = profiles.profile_ids(prof_idx)
         lo, hi = profiles.band_rows(prof_idx, metric_here, inp, spec)
         band_lo[sel] = lo
         band_hi[sel] = hi
@@ -299,6 +302,7 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         **{k: pl.Series(k, v, dtype=pl.Float64) for k, v in cols.items()},
         status=pl.Series("status", status.tolist(), dtype=pl.String),
         calibration=pl.Series("calibration", calib.tolist(), dtype=pl.String),
+        profile=pl.Series("profile", prof_col.tolist(), dtype=pl.String),
         **{k: pl.Series(k, v, dtype=pl.Float64) for k, v in extra_f.items()},
     ).with_columns(text("bottleneck", bottleneck), text("prefill_bottleneck", pb),
                    text("decode_bottleneck", db))

@@ -32,9 +32,16 @@ PIPELINE = Path("results") / "calibration" / "profiles.json"
 #: band (multiplicative, 80 % central interval of measured/predicted) for uncalibrated predictions
 UNCALIBRATED_BAND = (0.5, 2.0)
 
-#: factors that describe the serving software rather than how kernels use the chip
-SOFTWARE_FACTORS = ("step_overhead_s", "seq_overhead_s", "kernel_overhead_s", "comm_overhead_s",
-                    "request_overhead_s")
+
+
+def _family(platform: str) -> str:
+    """Architecture family of a hardware id ('' if unknown)."""
+    from .hardware import get_hardware
+
+    try:
+        return get_hardware(platform).family
+    except Exception:  # noqa: BLE001 - a profile lookup never fails on an odd platform name
+        return ""
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,6 @@ class ProfileSet:
         self.source = source
         self._by_key = {(p.platform.lower(), p.framework): p for p in self.profiles}
         self._all = [*self.profiles, DEFAULT_PROFILE]
-        self._composites: dict = {}
 
     def __len__(self) -> int:
         return len(self.profiles)
@@ -92,38 +98,20 @@ class ProfileSet:
     def get(self, platform: str, framework: str) -> tuple[Profile, str]:
         """The profile for a platform id and framework key, and how it was matched.
 
-        When the exact pair was never measured, hardware-side factors (how close kernels get to
-        the chip's peaks) come from the platform's own fit and software-side factors (per-step,
-        per-kernel, per-collective and per-request overheads) from the framework's cross-platform
-        fit, or from the global fit for an unknown framework.
+        Order: the platform × framework fit; the platform's fit over all its frameworks; the
+        family prior from kernel timings (uncalibrated platform); the built-in defaults.
         """
         k = self._by_key
         pl_ = platform.lower()
         if (pl_, framework) in k:
             return k[(pl_, framework)], "calibrated"
-        soft = k.get(("*", framework)) or k.get(("*", "generic"))
         if (pl_, "generic") in k:
-            hard = k[(pl_, "generic")]
-            if soft is None or framework == "generic" and ("*", "generic") not in k:
-                return hard, "calibrated (platform)"
-            return self._composite(hard, soft), "calibrated (platform; framework overheads from other platforms)"
-        if ("*", framework) in k:
-            return k[("*", framework)], "uncalibrated platform"
-        if ("*", "generic") in k:
-            return k[("*", "generic")], "uncalibrated platform"
+            return k[(pl_, "generic")], "calibrated (platform, other framework)" if framework != "generic" \
+                else "calibrated"
+        fam = _family(platform)
+        if (f"family:{fam}", "generic") in k:
+            return k[(f"family:{fam}", "generic")], "uncalibrated (family priors)"
         return DEFAULT_PROFILE, "uncalibrated"
-
-    def _composite(self, hard: Profile, soft: Profile) -> Profile:
-        key = (hard.platform.lower(), f"{hard.framework}+{soft.framework}")
-        if key not in self._composites:
-            eff = hard.efficiency.updated(**{n: getattr(soft.efficiency, n) for n in SOFTWARE_FACTORS})
-            bands = {m: [min(b[0], 1.0) ** 1.5, max(b[1], 1.0) ** 1.5] for m, b in hard.bands.items()}
-            p = Profile(platform=hard.platform, framework=f"generic+{soft.platform}/{soft.framework}",
-                        efficiency=eff, version=hard.version, calibrated=True, n_rows=hard.n_rows,
-                        bands=bands, ranges=hard.ranges)
-            self._composites[key] = p
-            self._all.append(p)  # append: indices handed out earlier stay valid
-        return self._composites[key]
 
     def lookup_rows(self, hw_names, hw_ids, fw_keys):
         """Per-row efficiency arrays, a calibration label per row, and profile indices."""
@@ -179,6 +167,30 @@ class ProfileSet:
                 lo[sel] = lo[sel] / widen[sel]
                 hi[sel] = hi[sel] * widen[sel]
         return lo, hi
+
+    def extrapolation(self, idx: np.ndarray, inp) -> np.ndarray:
+        """'' or a note like 'extrapolated: batch 512 > measured 64' per row (calibrated profiles)."""
+        out = np.full(len(idx), "", dtype=object)
+        for j in np.unique(idx):
+            prof = self._all[j]
+            r = prof.ranges
+            if not (prof.calibrated and r):
+                continue
+            sel = np.nonzero(idx == j)[0]
+            for key, label, arr in (("batch_max", "batch", inp.B), ("input_max", "input", inp.L),
+                                    ("output_max", "output", inp.O)):
+                mx = r.get(key)
+                if not mx:
+                    continue
+                over = sel[(arr[sel] > float(mx) * 1.001) & (out[sel] == "")]
+                for i in over:
+                    out[i] = f"extrapolated: {label} {arr[i]:.0f} > measured {float(mx):.0f}"
+        return out
+
+    def profile_ids(self, idx: np.ndarray) -> np.ndarray:
+        """Profile id per row ('*/generic@defaults' for the built-in defaults)."""
+        ids = np.array([p.id for p in self._all], dtype=object)
+        return ids[idx] if len(idx) else np.empty(0, dtype=object)
 
     def to_json(self) -> list[dict]:
         return [p.to_json() for p in self.profiles]

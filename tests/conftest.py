@@ -8,7 +8,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MEASUREMENTS = ROOT / "calibration" / "measurements" / "calibration.csv"
+MEASUREMENT_DIR = ROOT / "calibration" / "measurements"
+MEASUREMENT_FILES = sorted(MEASUREMENT_DIR.rglob("*.csv"))
+
+
+@pytest.fixture(scope="session")
+def all_measurements(tmp_path_factory) -> Path:
+    """Every shipped measurement row in one CSV (the calibration set)."""
+    import polars as pl
+
+    frames = [pl.read_csv(f, infer_schema=False) for f in MEASUREMENT_FILES]
+    out = tmp_path_factory.mktemp("meas") / "calibration.csv"
+    pl.concat(frames, how="diagonal").write_csv(out)
+    return out
 
 #: a tiny llama-like decoder whose FLOPs are worked out by hand in test_engine.py
 TINY_CONFIG = {

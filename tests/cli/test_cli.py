@@ -9,7 +9,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.conftest import MEASUREMENTS
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -124,12 +123,12 @@ def test_predict_bad_rows_get_a_status_not_a_crash(tmp_path):
     assert float(df.get_column("ttft_ms")[0]) > 0
 
 
-def test_predict_on_the_measurement_set(tmp_path):
+def test_predict_on_the_measurement_set(tmp_path, all_measurements):
     out = tmp_path / "out.csv"
-    p = run("predict", str(MEASUREMENTS), "-o", str(out), "--uncalibrated")
+    p = run("predict", str(all_measurements), "-o", str(out), "--uncalibrated")
     assert p.returncode == 0, p.stderr
     df = pl.read_csv(out, infer_schema=False)
-    src = pl.read_csv(MEASUREMENTS, infer_schema=False)
+    src = pl.read_csv(all_measurements, infer_schema=False)
     assert df.columns[: len(src.columns)] == src.columns
     assert df.get_column("value").to_list() == src.get_column("value").to_list()
     fixed = df.filter(pl.col("metric") != "max_throughput_tok_s")

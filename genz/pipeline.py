@@ -1,0 +1,131 @@
+"""Pipeline steps callable without Snakemake: estimate a shard, fingerprint the code.
+
+Snakemake rules stay thin: each ``workflow/scripts/*.py`` reads ``snakemake.input/params``
+and calls one function here (or in :mod:`genz.calibration`, :mod:`genz.warehouse`,
+:mod:`genz.reporting`). Every output is written to a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import polars as pl
+
+from . import experiments as X
+from .api import operators_frame
+from .predict import predict_frame
+from .profiles import ProfileSet, load_profiles
+from .schemas import SCHEMA_VERSION, EstimateFrame, OperatorFrame, validate_frame
+
+PACKAGE = Path(__file__).parent
+
+#: typed scenario columns stored with every estimate (working column -> output column)
+SCENARIO_OUT = {
+    "_framework": "framework", "_input_tokens": "input_tokens", "_output_tokens": "output_tokens",
+    "_batch_size": "batch_size", "_tp": "tp", "_pp": "pp", "_ep": "ep", "_dp": "dp", "_cp": "cp",
+    "_num_devices": "num_devices", "_weight_dtype": "weight_dtype", "_act_dtype": "act_dtype",
+    "_kv_dtype": "kv_dtype", "_chunk_size": "chunk_size", "_draft_model": "draft_model",
+    "_spec_tokens": "spec_tokens", "_acceptance_rate": "acceptance_rate", "_num_beams": "num_beams",
+    "_offload": "offload",
+}
+PREDICTION_COLUMNS = (
+    "ttft_ms", "tpot_ms", "e2e_latency_ms", "throughput_tok_s", "throughput_tok_s_per_device",
+    "max_throughput_tok_s", "max_throughput_batch", "max_throughput_tpot_ms", "bottleneck", "prefill_bottleneck",
+    "decode_bottleneck", "status", "memory_per_device_gb", "weights_per_device_gb", "kv_cache_per_device_gb",
+    "activations_per_device_gb", "max_batch_fit", "concurrency", "prefill_flops", "decode_flops",
+    "prefill_compute_ms", "prefill_memory_ms", "prefill_network_ms", "prefill_overhead_ms", "decode_compute_ms",
+    "decode_memory_ms", "decode_network_ms", "decode_overhead_ms", "energy_j_per_token", "usd_per_million_tokens",
+)
+
+
+def fingerprint(root: Path = PACKAGE) -> str:
+    """Hash of the package's sources and data (what every estimate depends on)."""
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".yaml", ".sql", ".json", ".j2"):
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _atomic_parquet(df: pl.DataFrame, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        df.write_parquet(tmp, compression="zstd", statistics=True)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def estimate_frame(rows: pl.DataFrame, profiles: ProfileSet, code: str) -> pl.DataFrame:
+    """Predictions for grid rows (with ``experiment``, ``scenario_id``), in the EstimateFrame layout."""
+    from .hardware import get_hardware
+    from .zoo import get_model
+
+    pred = predict_frame(rows, profiles, keep_work=True)
+    models = {m: _safe(get_model, m) for m in pred.get_column("model").unique().to_list()}
+    hws = {h: _safe(get_hardware, h) for h in pred.get_column("hardware").unique().to_list()}
+    out = pred.select(
+        "experiment", "scenario_id", "model",
+        pl.col("model").replace_strict({k: v.id if v else None for k, v in models.items()}, default=None,
+                                       return_dtype=pl.String).alias("model_id"),
+        "hardware",
+        pl.col("hardware").replace_strict({k: v.id if v else None for k, v in hws.items()}, default=None,
+                                          return_dtype=pl.String).alias("hardware_id"),
+        *[pl.col(k).alias(v) for k, v in SCENARIO_OUT.items()],
+        *[pl.col(c) for c in ("use_case",) if c in pred.columns],
+        *[pl.col(c).cast(pl.Float64) for c in X.SLO_COLUMNS if c in pred.columns],
+        *[pl.col(c) for c in pred.columns if c.startswith("axis_")],
+        *PREDICTION_COLUMNS,
+        "calibration", "profile",
+    )
+    for c in ("use_case",):
+        if c not in out.columns:
+            out = out.with_columns(pl.lit(None, dtype=pl.String).alias(c))
+    for c in X.SLO_COLUMNS:
+        if c not in out.columns:
+            out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(c))
+    return out.with_columns(genz_fingerprint=pl.lit(code), schema_version=pl.lit(SCHEMA_VERSION))
+
+
+def _safe(fn, name):
+    try:
+        return fn(name)
+    except Exception:  # noqa: BLE001 - unknown names become a row status, not a crash
+        return None
+
+
+def sample_for_operators(rows: pl.DataFrame, mode: str, cap: int = 400) -> pl.DataFrame:
+    """Scenarios whose per-operator breakdown is stored: none, all, or one per model × hardware ×
+    layout × precision (the first in grid order), at most ``cap`` per shard."""
+    if mode == "none" or rows.height == 0:
+        return rows.head(0)
+    if mode == "all":
+        return rows
+    group = [c for c in ("model", "hardware", "tp", "pp", "ep", "dp", "cp", "weight_dtype", "act_dtype", "kv_dtype",
+                         "framework") if c in rows.columns]
+    return rows.unique(subset=group, keep="first", maintain_order=True).head(cap)
+
+
+def estimate_shard(spec: str | Path, hardware: str, part: int, shard_size: int, profiles_path: str | Path,
+                   out_estimates: str | Path, out_operators: str | Path, code: str | None = None,
+                   failures_dir: str | Path | None = None) -> int:
+    """Estimate one shard of an experiment; write its estimates and operator rows. Returns rows."""
+    exp = X.load(spec)
+    rows = X.shard_rows(exp, hardware, part, shard_size)
+    profiles = load_profiles(profiles_path)
+    code = code or fingerprint()
+    est = estimate_frame(rows, profiles, code)
+    fdir = Path(failures_dir) if failures_dir else None
+    est = validate_frame(EstimateFrame, est, fdir / f"{exp.name}-{hardware}-{part}-estimates.parquet" if fdir else None)
+    sample = sample_for_operators(rows.join(est.select("scenario_id", "status"), on="scenario_id")
+                                  .filter(pl.col("status") == "ok").drop("status"), exp.operators)
+    ops = operators_frame(sample, profiles)
+    ops = validate_frame(OperatorFrame, ops, fdir / f"{exp.name}-{hardware}-{part}-operators.parquet" if fdir else None)
+    _atomic_parquet(est, out_estimates)
+    _atomic_parquet(ops, out_operators)
+    return est.height

@@ -1,0 +1,182 @@
+"""The results warehouse: one DuckDB file, rebuilt atomically from the pipeline's outputs.
+
+Loaded tables (one bulk statement each, from the exact file lists the pipeline passes):
+
+* ``scenarios`` — one row per (experiment, scenario): the typed scenario columns;
+* ``estimates`` — predictions per (experiment, scenario), with calibrated uncertainty bands;
+* ``operators`` — per-operator breakdown rows of sampled scenarios;
+* ``measurements`` — every measured row used for calibration;
+* ``calibration`` — fitted factors and bands, one row per platform × framework × profile version;
+* ``validation`` — each measured row with its out-of-fold prediction;
+* ``requirements`` — SLO requirement-search results;
+* ``runs`` — provenance of this build (code fingerprint, inputs, versions).
+
+User-facing views and column comments come from ``genz/sql/*.sql``. The file is built under a
+temporary name and renamed over ``results/warehouse.duckdb``, so readers never see a half-built
+warehouse and a failed build keeps the previous one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from .errors import GenzError
+
+SQL_DIR = Path(__file__).parent / "sql"
+METRIC_BANDS = ("ttft_ms", "tpot_ms", "e2e_latency_ms", "throughput_tok_s", "max_throughput_tok_s")
+
+#: scenario columns (the rest of an estimate shard is predictions)
+SCENARIO_COLS = ("experiment", "scenario_id", "model", "model_id", "hardware", "hardware_id", "framework", "use_case",
+                 "input_tokens", "output_tokens", "batch_size", "tp", "pp", "ep", "dp", "cp", "num_devices",
+                 "weight_dtype", "act_dtype", "kv_dtype", "chunk_size", "draft_model", "spec_tokens",
+                 "acceptance_rate", "num_beams", "offload", "slo_ttft_ms", "slo_tpot_ms", "slo_e2e_ms")
+
+
+def _files(paths) -> list[str]:
+    return [str(Path(p).resolve()) for p in paths]
+
+
+def calibration_frame(profiles_json: str | Path) -> pl.DataFrame:
+    """One row per profile: factors, bands (multiplicative, 80 %), provenance."""
+    data = json.loads(Path(profiles_json).read_text())
+    rows = []
+    for p in data.get("profiles", []):
+        row = {"profile": f"{p['platform']}/{p['framework']}@{p.get('version', '')}", "platform": p["platform"],
+               "framework": p["framework"], "version": p.get("version", ""), "calibrated": bool(p.get("calibrated")),
+               "n_rows": int(p.get("n_rows", 0)), "code": data.get("code", "")}
+        row.update({k: float(v) for k, v in (p.get("factors") or {}).items()})
+        bands = p.get("bands") or {}
+        for m in METRIC_BANDS:
+            b = bands.get(m) or bands.get("all") or [0.5, 2.0]
+            row[f"band_{m}_low"], row[f"band_{m}_high"] = float(b[0]), float(b[1])
+        rng = p.get("ranges") or {}
+        row.update({"batch_max": rng.get("batch_max"), "input_max": rng.get("input_max"),
+                    "output_max": rng.get("output_max")})
+        rows.append(row)
+    return pl.DataFrame(rows, infer_schema_length=None)
+
+
+def build(db_path: str | Path, *, estimates: list, operators: list, measurements: list, profiles: str | Path,
+          validation: str | Path | None = None, requirements: list | None = None, run: dict | None = None) -> dict:
+    """Build the warehouse at ``db_path`` atomically; return row counts per table."""
+    db_path = Path(db_path)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = db_path.with_name(f".{db_path.name}.{os.getpid()}.tmp")
+    for p in (tmp, Path(str(tmp) + ".wal")):
+        p.unlink(missing_ok=True)
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            counts = _load(con, estimates, operators, measurements, profiles, validation, requirements or [], run or {})
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(tmp, db_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(str(tmp) + ".wal").unlink(missing_ok=True)
+    return counts
+
+
+def _load(con, estimates, operators, measurements, profiles, validation, requirements, run) -> dict:
+    from .calibration import load_measurement_files
+
+    if not estimates:
+        raise GenzError("warehouse: no estimate shards given")
+    con.execute("SET preserve_insertion_order = true")
+    est = _files(estimates)
+    con.execute(f"CREATE TEMP VIEW raw AS SELECT * FROM read_parquet({est!r}, union_by_name = true)")
+    cols = [r[0] for r in con.execute("DESCRIBE raw").fetchall()]
+    scen = [c for c in SCENARIO_COLS if c in cols] + sorted(c for c in cols if c.startswith("axis_"))
+    con.execute(f"CREATE TABLE scenarios AS SELECT {', '.join(scen)} FROM raw ORDER BY experiment, scenario_id")
+    pred = [c for c in cols if c not in scen or c in ("experiment", "scenario_id")]
+
+    cal = calibration_frame(profiles)
+    con.register("cal_df", cal)
+    con.execute("CREATE TABLE calibration AS SELECT * FROM cal_df ORDER BY platform, framework")
+    con.unregister("cal_df")
+    band_cols = []
+    for m in METRIC_BANDS:
+        if m in cols:
+            band_cols += [f"r.{m} * coalesce(c.band_{m}_low, 0.5) AS {m}_low",
+                          f"r.{m} * coalesce(c.band_{m}_high, 2.0) AS {m}_high"]
+    con.execute(
+        f"CREATE TABLE estimates AS SELECT {', '.join('r.' + c for c in pred)}, {', '.join(band_cols)} "
+        "FROM raw r LEFT JOIN calibration c ON r.profile = c.profile ORDER BY r.experiment, r.scenario_id"
+    )
+    ops = _files(operators)
+    if ops:
+        con.execute(f"CREATE TABLE operators AS SELECT * FROM read_parquet({ops!r}, union_by_name = true) "
+                    "ORDER BY experiment, scenario_id, phase")
+    else:
+        con.execute("CREATE TABLE operators (experiment VARCHAR, scenario_id VARCHAR, phase VARCHAR, "
+                    "operator VARCHAR, kind VARCHAR, layers DOUBLE, gflops DOUBLE, gbytes DOUBLE, "
+                    "net_gbytes DOUBLE, time_ms DOUBLE, bound VARCHAR)")
+    if measurements:
+        meas = load_measurement_files(measurements)
+        con.register("meas_df", meas)
+        con.execute("CREATE TABLE measurements AS SELECT * FROM meas_df")
+        con.unregister("meas_df")
+    else:
+        con.execute("CREATE TABLE measurements (model VARCHAR, hardware VARCHAR, metric VARCHAR, value DOUBLE)")
+    if validation and Path(validation).exists():
+        con.execute(f"CREATE TABLE validation AS SELECT * FROM read_parquet('{Path(validation).resolve()}')")
+    else:
+        con.execute("CREATE TABLE validation (model VARCHAR, hardware VARCHAR, metric VARCHAR, value DOUBLE, "
+                    "predicted_oof DOUBLE, rel_err DOUBLE, platform VARCHAR, framework_key VARCHAR)")
+    req = _files(requirements)
+    if req:
+        con.execute(f"CREATE TABLE requirements AS SELECT * FROM read_parquet({req!r}, union_by_name = true)")
+    else:
+        con.execute("CREATE TABLE requirements (experiment VARCHAR, model VARCHAR, use_case VARCHAR, "
+                    "hardware VARCHAR, resource VARCHAR, required DOUBLE, available DOUBLE, unit VARCHAR, "
+                    "binding BOOLEAN)")
+    run_df = pl.DataFrame([{k: (json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for k, v in run.items()}]) \
+        if run else pl.DataFrame({"run_id": ["unknown"]})
+    con.register("run_df", run_df)
+    con.execute("CREATE TABLE runs AS SELECT * FROM run_df")
+    con.unregister("run_df")
+    for sql in sorted(SQL_DIR.glob("*.sql")):
+        con.execute(sql.read_text())
+    _comment_columns(con)
+    tables = ("scenarios", "estimates", "operators", "measurements", "calibration", "validation", "requirements", "runs")
+    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in tables}
+
+
+def _comment_columns(con) -> None:
+    """Column comments from the pandera models' field descriptions (the data dictionary)."""
+    from .schemas import EstimateFrame, MeasurementFrame, OperatorFrame
+
+    docs: dict[str, dict[str, str]] = {}
+    for table, model in (("estimates", EstimateFrame), ("scenarios", EstimateFrame), ("operators", OperatorFrame),
+                         ("measurements", MeasurementFrame)):
+        for name, col in model.to_schema().columns.items():
+            if col.description:
+                docs.setdefault(table, {})[name] = col.description
+    existing = {(t, c) for t, c in con.execute("SELECT table_name, column_name FROM information_schema.columns").fetchall()}
+    for table, cols in docs.items():
+        for c, d in cols.items():
+            if (table, c) in existing:
+                con.execute(f"COMMENT ON COLUMN {table}.{c} IS '{d.replace(chr(39), chr(39) * 2)}'")
+
+
+def connect(db_path: str | Path = "results/warehouse.duckdb"):
+    """Open the warehouse read-only (never blocks the pipeline's writer for long)."""
+    p = Path(db_path)
+    if not p.exists():
+        raise GenzError(f"{p}: no warehouse yet; run `snakemake --cores 32 reports/all` first")
+    return duckdb.connect(str(p), read_only=True)
+
+
+def query(sql: str, db_path: str | Path = "results/warehouse.duckdb") -> pl.DataFrame:
+    """Run a read-only query and return a polars frame."""
+    con = connect(db_path)
+    try:
+        return con.sql(sql).pl()
+    finally:
+        con.close()

@@ -1,0 +1,83 @@
+# Shared helpers: config validation, experiment discovery and sharding, rerun fingerprints.
+import time
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from genz import experiments as X
+from genz import pipeline as P
+from genz.errors import GenzError
+from genz.schemas import SCHEMA_VERSION
+
+validate(config, "../schemas/config.schema.yaml")
+
+START_TIME = time.time()
+# Snakemake does not notice edits to imported library code: every rule that calls genz takes
+# this fingerprint of the package sources as a param, so a code change re-runs what it affects.
+GENZ_FINGERPRINT = P.fingerprint()
+
+try:
+    EXPERIMENTS = X.discover(config["experiments"], tuple(config.get("library", ["usecases.yaml"])))
+    if config.get("include"):
+        unknown = sorted(set(config["include"]) - set(EXPERIMENTS))
+        if unknown:
+            raise GenzError(f"config include: unknown experiment(s) {', '.join(unknown)}; "
+                            f"available: {', '.join(EXPERIMENTS)}")
+        EXPERIMENTS = {k: v for k, v in EXPERIMENTS.items() if k in config["include"]}
+    SPECS = {name: X.load(path) for name, path in EXPERIMENTS.items()}
+    SHARDS = {name: X.shards(spec, config["shard_size"]) for name, spec in SPECS.items()}
+    GRID_HARDWARE = {}
+    for spec in SPECS.values():
+        for hw in dict(spec.axes)["hardware"]:
+            GRID_HARDWARE.setdefault(X.hardware_slug(hw), str(hw))
+except GenzError as exc:
+    raise WorkflowError(str(exc))
+
+MEASURED = {
+    X.hardware_slug(d.name): d
+    for d in sorted(Path(config["measurements"]).glob("*"))
+    if d.is_dir() and any(d.glob("*.csv"))
+}
+PLATFORMS = sorted(set(GRID_HARDWARE) | set(MEASURED))
+MEASUREMENT_FILES = sorted(str(p) for d in MEASURED.values() for p in sorted(d.glob("*.csv")))
+OPERATOR_FILES = sorted(str(p) for p in Path(config.get("operators", "")).rglob("*.parquet")) \
+    if config.get("operators") else []
+
+
+wildcard_constraints:
+    experiment="[a-z0-9][a-z0-9._-]*",
+    hardware="[a-z0-9][a-z0-9._-]*",
+    platform="[a-z0-9][a-z0-9._-]*",
+    part="[0-9]{4}",
+
+
+def shard_paths(kind):
+    """Every estimation shard's output of one kind (estimates or operators)."""
+    return [
+        f"results/{kind}/experiment={e}/hardware={h}/part-{i:04d}.parquet"
+        for e, shards in SHARDS.items()
+        for h, i in shards
+    ]
+
+
+def experiment_inputs(wildcards):
+    """An experiment's spec and, if it uses one, its use-case library."""
+    spec = SPECS[wildcards.experiment]
+    files = [str(spec.path)]
+    if spec.usecases_path is not None:
+        files.append(str(spec.usecases_path))
+    return files
+
+
+def platform_measurements(wildcards):
+    """The measurement CSVs of one platform (none for an unmeasured platform)."""
+    d = MEASURED.get(wildcards.platform)
+    return sorted(str(p) for p in d.glob("*.csv")) if d else []
+
+
+def platform_name(wildcards):
+    """Hardware preset id (or YAML path) behind a platform slug."""
+    if wildcards.platform in GRID_HARDWARE:
+        return GRID_HARDWARE[wildcards.platform]
+    return MEASURED[wildcards.platform].name

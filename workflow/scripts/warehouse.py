@@ -1,0 +1,20 @@
+"""Rule warehouse: load every shard, measurement and calibration output into DuckDB (atomically)."""
+
+import sys
+
+sys.path.insert(0, str(__import__("pathlib").Path(snakemake.scriptdir)))  # noqa: F821
+from _log import to_log  # noqa: E402
+
+to_log(snakemake)  # noqa: F821
+from genz import warehouse  # noqa: E402
+
+counts = warehouse.build(
+    snakemake.output[0],  # noqa: F821
+    estimates=snakemake.input.estimates, operators=snakemake.input.operators,  # noqa: F821
+    measurements=snakemake.input.measurements, profiles=snakemake.input.profiles,  # noqa: F821
+    validation=snakemake.input.validation,  # noqa: F821
+    requirements=list(getattr(snakemake.input, "requirements", [])),  # noqa: F821
+    run={"genz_fingerprint": snakemake.params.code, "schema_version": snakemake.params.schema,  # noqa: F821
+         "experiments": snakemake.params.experiments},  # noqa: F821
+)
+print(counts, file=sys.stderr)
