@@ -105,7 +105,8 @@ def operator_table(df: pl.DataFrame, profiles: ProfileSet | None = None) -> pl.D
         for d in res.ops:
             t = float(np.asarray(d["time"])[0])
             rows.append({
-                "phase": phase, "operator": d["name"], "kind": d["kind"], "layers": float(d["count"]),
+                "phase": phase, "layer_group": d.get("group", "model"), "operator": d["name"], "kind": d["kind"],
+                "layers": float(d["count"]),
                 "gflops": float(np.asarray(d["flops"])[0]) / 1e9, "gbytes": float(np.asarray(d["bytes"])[0]) / 1e9,
                 "net_gbytes": float(np.broadcast_to(d["net_bytes"], (1,))[0]) / 1e9,
                 "gflops_per_step": float(np.asarray(d["flops"])[0]) / 1e9 / steps,
@@ -196,7 +197,8 @@ def operators_frame(df: pl.DataFrame, profiles: ProfileSet | None = None,
             for d in res.ops:
                 n = rows.height
                 frames.append(base.with_columns(
-                    phase=pl.lit(phase), operator=pl.lit(d["name"]), kind=pl.lit(d["kind"]),
+                    phase=pl.lit(phase), layer_group=pl.lit(d.get("group", "model")), operator=pl.lit(d["name"]),
+                    kind=pl.lit(d["kind"]),
                     layers=pl.lit(float(d["count"])),
                     gflops=pl.Series(np.broadcast_to(np.asarray(d["flops"], dtype=float), (n,)) / 1e9),
                     gbytes=pl.Series(np.broadcast_to(np.asarray(d["bytes"], dtype=float), (n,)) / 1e9),
@@ -205,7 +207,8 @@ def operators_frame(df: pl.DataFrame, profiles: ProfileSet | None = None,
                     bound=pl.Series(np.broadcast_to(np.asarray(d["bound"]), (n,)).astype(str)),
                 ))
     if not frames:
-        return pl.DataFrame(schema={**{k: pl.String for k in keys}, "phase": pl.String, "operator": pl.String,
+        return pl.DataFrame(schema={**{k: pl.String for k in keys}, "phase": pl.String, "layer_group": pl.String,
+                                    "operator": pl.String,
                                     "kind": pl.String, "layers": pl.Float64, "gflops": pl.Float64,
                                     "gbytes": pl.Float64, "net_gbytes": pl.Float64, "time_ms": pl.Float64,
                                     "bound": pl.String})

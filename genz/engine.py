@@ -228,7 +228,7 @@ def run_phase(model: ModelSpec, inp: Inputs, step: Step, s0, delta, n_iter, n_on
         nbytes = nbytes + nb
         kernels = kernels + np.where(t > 0, op.kernels * op.count * reps, 0.0)
         if want_ops:
-            details.append(dict(name=op.name, kind=op.kind, count=op.count, flops=zeros, bytes=zeros,
+            details.append(dict(name=op.name, group=op.group, kind=op.kind, count=op.count, flops=zeros, bytes=zeros,
                                 net_bytes=nb, time=t, t_compute=zeros, t_memory=zeros, bound="network"))
 
     # --- context-free operators, all at once -------------------------------------------------
@@ -254,7 +254,7 @@ def run_phase(model: ModelSpec, inp: Inputs, step: Step, s0, delta, n_iter, n_on
         kernels = kernels + (np.array([op.kernels for op in flat])[:, None] * reps).sum(axis=0)
         if want_ops:
             for i, op in enumerate(flat):
-                details.append(dict(name=op.name, kind=op.kind, count=op.count, flops=F[i] * reps[i],
+                details.append(dict(name=op.name, group=op.group, kind=op.kind, count=op.count, flops=F[i] * reps[i],
                                     bytes=B[i] * reps[i], net_bytes=zeros, time=t[i], t_compute=c[i] * reps[i],
                                     t_memory=m[i] * reps[i], bound=np.where(cb[i], "compute", "memory")))
 
@@ -288,7 +288,7 @@ def run_phase(model: ModelSpec, inp: Inputs, step: Step, s0, delta, n_iter, n_on
         byts = byts + b_tot * op.count
         kernels = kernels + op.kernels * op.count * n
         if want_ops:
-            details.append(dict(name=op.name, kind=op.kind, count=op.count, flops=f_tot * op.count,
+            details.append(dict(name=op.name, group=op.group, kind=op.kind, count=op.count, flops=f_tot * op.count,
                                 bytes=b_tot * op.count, net_bytes=zeros, time=t, t_compute=sum_c * op.count,
                                 t_memory=sum_m * op.count, bound=np.where(cb, "compute", "memory")))
 

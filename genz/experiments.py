@@ -215,10 +215,15 @@ def shard_rows(exp: Experiment, hardware: str, part: int, shard_size: int) -> pl
     return with_scenario_ids(g)
 
 
+KEY_COLUMNS = (*SCENARIO_COLUMNS, "use_case", *SLO_COLUMNS)
+
+
 def scenario_key(row: dict) -> str:
-    """Canonical text of a scenario: its non-blank scenario columns, sorted, numbers normalized."""
+    """Canonical text of a grid point: its non-blank scenario columns plus its use case and SLO
+    (two use cases with the same request shape are different grid points), sorted, numbers
+    normalized."""
     items = {}
-    for k in SCENARIO_COLUMNS:
+    for k in KEY_COLUMNS:
         v = row.get(k)
         if v is None or (isinstance(v, str) and v.strip() == ""):
             continue
@@ -234,7 +239,7 @@ def scenario_key(row: dict) -> str:
 
 def with_scenario_ids(df: pl.DataFrame) -> pl.DataFrame:
     """Add ``scenario_id`` (16 hex digits of sha256 of :func:`scenario_key`)."""
-    cols = [c for c in SCENARIO_COLUMNS if c in df.columns]
+    cols = [c for c in KEY_COLUMNS if c in df.columns]
     ids = [hashlib.sha256(scenario_key(r).encode()).hexdigest()[:16] for r in df.select(cols).iter_rows(named=True)]
     return df.with_columns(scenario_id=pl.Series(ids, dtype=pl.String))
 

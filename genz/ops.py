@@ -59,6 +59,7 @@ class Op:
     rate: str = "matrix"  # 'matrix' (tensor cores at compute dtype), 'attn', 'vector', 'matrix16'
     once: bool = False  # only in the last iteration of a phase (LM head of a prefill)
     per_seq: bool = False  # cost depends on sequences and context, not only on tokens (attention, SSM scan)
+    group: str = "model"  # which layers the op belongs to (layer-class label), 'model' for embedding/head
     kernels: float = 1.0
     extra: dict = field(default_factory=dict)
 
@@ -298,6 +299,19 @@ def layer_ops(lc: LayerClass, h: int, st: Step, par: Par, count: float) -> list[
     return ops
 
 
+def layer_group_label(lc: LayerClass, i: int) -> str:
+    """Short label of a layer class, e.g. 'g0:gqa+dense×32', 'g1:swa+moe×24', 'g2:mamba×28'."""
+    mx = lc.mixer
+    if isinstance(mx, Attention):
+        mix = "mla" if mx.kind == "mla" else ("swa" if mx.window else "attn")
+    elif isinstance(mx, Mamba):
+        mix = "mamba"
+    else:
+        mix = "none"
+    ffn = "" if lc.ffn is None else ("+moe" if lc.ffn.is_moe else "+mlp")
+    return f"g{i}:{mix}{ffn}x{lc.count}"
+
+
 def model_ops(model: ModelSpec, st: Step, par: Par) -> list[Op]:
     """Operators of one full forward pass over all layers (all pipeline stages summed).
 
@@ -313,8 +327,11 @@ def model_ops(model: ModelSpec, st: Step, par: Par) -> list[Op]:
     emb_msg = T * h * par.ab
     ops.append(comm("embed_allreduce", np.where(tp > 1, coll.allreduce(emb_msg, tp, par.net), 0.0), 1,
                     bytes_=np.where(tp > 1, emb_msg, 0.0)))
-    for lc in model.layers:
-        ops += layer_ops(lc, h, st, par, lc.count)
+    for i, lc in enumerate(model.layers):
+        label = layer_group_label(lc, i)
+        for op in layer_ops(lc, h, st, par, lc.count):
+            op.group = label
+            ops.append(op)
     # final norm + LM head on the positions that need logits (last token of each prompt)
     R = st.S * st.logits
     ops.append(elementwise("final_norm", R * h, par, 1, flops_per_elem=8.0, reads=2.0, once=True))

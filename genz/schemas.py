@@ -182,6 +182,7 @@ class OperatorFrame(pa.DataFrameModel):
     experiment: str
     scenario_id: str = pa.Field(str_matches=r"^[0-9a-f]{16}$")
     phase: str = pa.Field(isin=["prefill", "decode"])
+    layer_group: str = pa.Field(description="layer class the operator belongs to (g<i>:<mixer>+<ffn>x<count>)")
     operator: str
     kind: str = pa.Field(isin=["gemm", "attention", "elementwise", "embedding", "ssm", "comm"])
     layers: pl.Float64 = pa.Field(ge=0)
@@ -193,7 +194,7 @@ class OperatorFrame(pa.DataFrameModel):
 
     class Config:
         strict = False
-        unique = ["experiment", "scenario_id", "phase", "operator"]
+        unique = ["experiment", "scenario_id", "phase", "layer_group", "operator"]
 
 
 def validate_frame(model, df: pl.DataFrame, failures_path: str | Path | None = None) -> pl.DataFrame:
@@ -208,4 +209,7 @@ def validate_frame(model, df: pl.DataFrame, failures_path: str | Path | None = N
         if failures_path is not None:
             Path(failures_path).parent.mkdir(parents=True, exist_ok=True)
             err.failure_cases.write_parquet(failures_path)
-        raise GenzError(f"{model.__name__} validation failed:\n{err}") from None
+        report = str(err)
+        if len(report) > 4000:
+            report = report[:4000] + " ... (truncated; full failure cases in the failures file)"
+        raise GenzError(f"{model.__name__} validation failed:\n{report}") from None

@@ -115,7 +115,7 @@ def _load(con, estimates, operators, measurements, profiles, validation, require
                     "ORDER BY experiment, scenario_id, phase")
     else:
         con.execute("CREATE TABLE operators (experiment VARCHAR, scenario_id VARCHAR, phase VARCHAR, "
-                    "operator VARCHAR, kind VARCHAR, layers DOUBLE, gflops DOUBLE, gbytes DOUBLE, "
+                    "layer_group VARCHAR, operator VARCHAR, kind VARCHAR, layers DOUBLE, gflops DOUBLE, gbytes DOUBLE, "
                     "net_gbytes DOUBLE, time_ms DOUBLE, bound VARCHAR)")
     if measurements:
         meas = load_measurement_files(measurements)
