@@ -50,12 +50,22 @@ def fingerprint(root: Path = PACKAGE) -> str:
     return h.hexdigest()[:16]
 
 
+def debug_pause(step: str) -> None:
+    """Fault-injection aid: sleep at a step's critical point (output written aside, not yet renamed)
+    when ``GENZ_PAUSE_AT`` names the step, so tests can kill a run exactly there."""
+    if os.environ.get("GENZ_PAUSE_AT") == step:
+        import time
+
+        time.sleep(float(os.environ.get("GENZ_PAUSE_S", "30")))
+
+
 def _atomic_parquet(df: pl.DataFrame, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         df.write_parquet(tmp, compression="zstd", statistics=True)
+        debug_pause("estimate")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -76,6 +76,9 @@ def build(db_path: str | Path, *, estimates: list, operators: list, measurements
             con.execute("CHECKPOINT")
         finally:
             con.close()
+        from .pipeline import debug_pause
+
+        debug_pause("warehouse")
         os.replace(tmp, db_path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -163,6 +166,11 @@ def _comment_columns(con) -> None:
         for c, d in cols.items():
             if (table, c) in existing:
                 con.execute(f"COMMENT ON COLUMN {table}.{c} IS '{d.replace(chr(39), chr(39) * 2)}'")
+
+
+def write_stamp(stamp: str | Path, db_path: str | Path, counts: dict) -> None:
+    """The warehouse rule's declared output: which file was built and its table sizes."""
+    Path(stamp).write_text(json.dumps({"warehouse": str(db_path), "rows": counts}, sort_keys=True, indent=1) + "\n")
 
 
 def connect(db_path: str | Path = "results/warehouse.duckdb"):

@@ -34,6 +34,8 @@ try:
 except GenzError as exc:
     raise WorkflowError(str(exc))
 
+WAREHOUSE_STAMP = str(Path(config["warehouse"]).with_suffix(".stamp"))
+
 MEASURED = {
     X.hardware_slug(d.name): d
     for d in sorted(Path(config["measurements"]).glob("*"))

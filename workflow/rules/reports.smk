@@ -3,12 +3,13 @@
 
 rule reports:
     input:
-        warehouse=config["warehouse"],
+        warehouse=WAREHOUSE_STAMP,
         templates=sorted(str(p) for p in Path("reports/templates").glob("*")),
     output:
         report(directory(config["reports"]), htmlindex="index.html", category="Reports"),
     params:
         code=GENZ_FINGERPRINT,
+        db=config["warehouse"],
     localrule: True
     log:
         "results/logs/reports.log",

@@ -1,4 +1,7 @@
-# The warehouse: the single writer of results/warehouse.duckdb (built aside, then renamed).
+# The warehouse: the single writer of results/warehouse.duckdb. The file is built aside and renamed
+# into place by genz.warehouse.build; the rule's declared output is a stamp next to it, because
+# Snakemake deletes a job's outputs before re-running it and the previous warehouse must survive
+# a failed or killed rebuild.
 
 
 rule warehouse:
@@ -9,11 +12,12 @@ rule warehouse:
         profiles="results/calibration/profiles.json",
         validation="results/calibration/validation.parquet",
     output:
-        config["warehouse"],
+        stamp=WAREHOUSE_STAMP,
     params:
         code=GENZ_FINGERPRINT,
         schema=SCHEMA_VERSION,
         experiments=list(EXPERIMENTS),
+        db=config["warehouse"],
     localrule: True
     log:
         "results/logs/warehouse.log",

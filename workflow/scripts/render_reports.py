@@ -8,5 +8,5 @@ from _log import to_log  # noqa: E402
 to_log(snakemake)  # noqa: F821
 from genz import reporting  # noqa: E402
 
-pages = reporting.render(snakemake.input.warehouse, snakemake.output[0], templates="reports/templates")  # noqa: F821
+pages = reporting.render(snakemake.params.db, snakemake.output[0], templates="reports/templates")  # noqa: F821
 print(f"{len(pages)} pages", file=sys.stderr)

@@ -9,7 +9,7 @@ to_log(snakemake)  # noqa: F821
 from genz import warehouse  # noqa: E402
 
 counts = warehouse.build(
-    snakemake.output[0],  # noqa: F821
+    snakemake.params.db,  # noqa: F821
     estimates=snakemake.input.estimates, operators=snakemake.input.operators,  # noqa: F821
     measurements=snakemake.input.measurements, profiles=snakemake.input.profiles,  # noqa: F821
     validation=snakemake.input.validation,  # noqa: F821
@@ -17,4 +17,5 @@ counts = warehouse.build(
     run={"genz_fingerprint": snakemake.params.code, "schema_version": snakemake.params.schema,  # noqa: F821
          "experiments": snakemake.params.experiments},  # noqa: F821
 )
+warehouse.write_stamp(snakemake.output.stamp, snakemake.params.db, counts)  # noqa: F821
 print(counts, file=sys.stderr)

@@ -1,0 +1,183 @@
+"""The pipeline run for real (Snakemake API and CLI) on a tiny grid in a temp dir."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+
+from genz import experiments as X
+from genz.predict import predict_frame
+from genz.profiles import load_profiles
+from tests.conftest import ROOT
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def run_api(project: Path, dryrun: bool = False) -> None:
+    """Run the workflow through Snakemake's Python API (as the issue asks), like the main command."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import DAGSettings, OutputSettings, ResourceSettings
+
+    cwd = os.getcwd()
+    try:
+        os.chdir(project)
+        with SnakemakeApi(OutputSettings()) as api:
+            wf = api.workflow(resource_settings=ResourceSettings(cores=2), snakefile=project / "Snakefile",
+                              workdir=project)
+            dag = wf.dag(dag_settings=DAGSettings(targets={"reports/all"}, force_incomplete=True,
+                                                  max_checksum_file_size=0))
+            dag.execute_workflow(executor="dryrun" if dryrun else "local")
+    finally:
+        os.chdir(cwd)
+
+
+def dry_run_jobs(project: Path) -> dict[str, int]:
+    """Jobs a CLI dry-run would execute, by rule."""
+    p = subprocess.run([*SNAKEMAKE, "-n", "--cores", "2", "reports/all"], cwd=project, capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    jobs: dict[str, int] = {}
+    text = p.stdout + p.stderr
+    if "Nothing to be done" in text:
+        return jobs
+    in_table = False
+    for line in text.splitlines():
+        parts = line.split()
+        if parts[:2] == ["job", "count"]:
+            in_table = True
+            continue
+        if in_table and len(parts) == 2 and parts[1].isdigit():
+            if parts[0] == "total":
+                break
+            jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+def warehouse_digest(db: Path) -> tuple:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        counts = tuple(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+                       for t in ("scenarios", "estimates", "operators", "measurements", "calibration", "validation"))
+        digest = con.execute(
+            "SELECT md5(string_agg(experiment || ':' || scenario_id || ':' || coalesce(round(e2e_latency_ms, 6)::VARCHAR, '-')"
+            " || ':' || status, ',' ORDER BY experiment, scenario_id)) FROM estimates").fetchall()[0][0]
+    finally:
+        con.close()
+    return counts, digest
+
+
+def test_tiny_grid_end_to_end(project):
+    run_api(project)
+    db = project / "results" / "warehouse.duckdb"
+    assert db.exists() and (project / "reports" / "all" / "index.html").exists()
+    con = duckdb.connect(str(db), read_only=True)
+    exp = X.load(project / "experiments" / "smoke.yaml")
+    n = X.count(exp)
+    est = con.sql("SELECT * FROM v_estimates ORDER BY scenario_id").pl()
+    con.close()
+    assert est.height == n == 24
+    assert est.get_column("scenario_id").n_unique() == n
+    # the warehouse holds exactly what the engine says when called directly with the same profiles
+    rows = pl.concat([X.shard_rows(exp, h, i, 1000) for h, i in X.shards(exp, 1000)])
+    profiles = load_profiles(project / "results" / "calibration" / "profiles.json")
+    direct = predict_frame(rows, profiles).select("scenario_id", "ttft_ms", "tpot_ms", "e2e_latency_ms", "status")
+    merged = est.join(direct, on="scenario_id", suffix="_direct")
+    assert merged.height == n
+    assert (merged.get_column("status") == merged.get_column("status_direct")).all()
+    for c in ("ttft_ms", "tpot_ms", "e2e_latency_ms"):
+        a, b = merged.get_column(c).to_numpy(), merged.get_column(c + "_direct").to_numpy()
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    # SQL over the warehouse: every predicted row has a band around it
+    assert (est.filter(pl.col("status") == "ok").select(
+        (pl.col("ttft_ms_low") <= pl.col("ttft_ms")) & (pl.col("ttft_ms") <= pl.col("ttft_ms_high"))).to_series()).all()
+
+    # a second run does nothing; touching the experiment re-runs only its shards and what follows
+    assert dry_run_jobs(project) == {}
+    time.sleep(1.1)
+    (project / "experiments" / "smoke.yaml").touch()
+    jobs = dry_run_jobs(project)
+    assert jobs.get("estimate_shard") == len(X.shards(exp, 1000))
+    assert "fit_platform" not in jobs and "validate_calibration" not in jobs
+    assert set(jobs) <= {"estimate_shard", "warehouse", "reports"}
+
+
+def _run_and_kill(project: Path, pause_at: str, marker) -> None:
+    env = {**os.environ, "GENZ_PAUSE_AT": pause_at, "GENZ_PAUSE_S": "60"}
+    p = subprocess.Popen([*SNAKEMAKE, "--cores", "2", "reports/all"], cwd=project, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    try:
+        while time.time() < deadline and p.poll() is None:
+            if marker():
+                break
+            time.sleep(0.05)
+        assert p.poll() is None, "the run ended before reaching the pause point"
+        assert marker(), "pause point not reached in time"
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)  # SIGKILL the whole run, as a crash would
+        p.wait()
+
+
+def rerun(project: Path) -> None:
+    """What a user does after a crash: release Snakemake's stale lock (it says so), then re-run."""
+    subprocess.run([*SNAKEMAKE, "--unlock", "--cores", "1"], cwd=project, check=True, capture_output=True)
+    p = subprocess.run([*SNAKEMAKE, "--cores", "2", "reports/all"], cwd=project, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-3000:]
+
+
+def test_kill_midway_then_rerun_gives_the_same_warehouse(project, tmp_path):
+    from tests.workflow.conftest import make_project
+
+    reference = make_project(tmp_path / "ref")
+    run_api(reference)
+    want = warehouse_digest(reference / "results" / "warehouse.duckdb")
+
+    # 1. killed during estimation: a shard's output is written aside but not yet renamed
+    _run_and_kill(project, "estimate", lambda: any((project / "results" / "estimates").rglob(".*.tmp"))
+                  if (project / "results" / "estimates").exists() else False)
+    assert not (project / "results" / "warehouse.duckdb").exists()
+    rerun(project)
+    assert warehouse_digest(project / "results" / "warehouse.duckdb") == want
+
+    # 2. killed during the warehouse build: the old warehouse stays whole, the rerun rebuilds it
+    time.sleep(1.1)
+    (project / "experiments" / "smoke.yaml").touch()
+    _run_and_kill(project, "warehouse", lambda: any((project / "results").glob(".warehouse.duckdb.*.tmp")))
+    assert warehouse_digest(project / "results" / "warehouse.duckdb") == want  # previous build intact
+    rerun(project)
+    assert warehouse_digest(project / "results" / "warehouse.duckdb") == want
+
+
+@pytest.mark.parametrize("config", ["config/config.yaml"])
+def test_dry_run_of_the_full_grids(config):
+    p = subprocess.run([*SNAKEMAKE, "-n", "--cores", "2", "--configfile", config, "reports/all"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    out = p.stdout + p.stderr
+    if "Nothing to be done" not in out:
+        for exp in X.discover(ROOT / "experiments"):
+            assert f"experiment={exp}/" in out, exp
+
+
+def test_bad_experiment_file_is_a_one_line_error(project):
+    (project / "experiments" / "bad.yaml").write_text("grid:\n  model: [llama-2-7b]\n  hardware: [H100-SXM-80GB]\n"
+                                                      "  use_case: [chatt]\n")
+    p = subprocess.run([*SNAKEMAKE, "-n", "--cores", "1", "reports/all"], cwd=project, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode != 0
+    assert "bad.yaml: grid.use_case: 'chatt' not in" in p.stdout + p.stderr
+    (project / "experiments" / "bad.yaml").write_text("grid:\n  model: [llama-2-7b]\n  hardware: [H100-SXM-80GB]\n"
+                                                      "  input_tokens: [1]\n  output_tokens: [1]\n  tpp: [2]\n")
+    p = subprocess.run([*SNAKEMAKE, "-n", "--cores", "1", "reports/all"], cwd=project, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode != 0 and "grid.tpp" in p.stdout + p.stderr
