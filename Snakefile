@@ -12,6 +12,7 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/calibration.smk"
 include: "workflow/rules/estimate.smk"
+include: "workflow/rules/requirements.smk"
 include: "workflow/rules/warehouse.smk"
 include: "workflow/rules/reports.smk"
 

@@ -207,6 +207,40 @@ def validate(
     report_cli.print_validation(res.validation, res.summary)
 
 
+@app.command()
+def requirements(
+    model: list[str] = typer.Option(..., "--model", "-m", help="Model(s); repeat the option for several."),
+    use_case: list[str] = typer.Option(..., "--use-case", "-u", help="Use case(s) from the library."),
+    hardware: Optional[list[str]] = typer.Option(None, "--hardware", "-H", help="Platform(s) (default: main presets)."),
+    usecases: Path = typer.Option(Path("experiments/usecases.yaml"), "--usecases", help="Use-case library."),
+    max_devices: int = typer.Option(8, "--max-devices", help="Largest deployment (TP × PP) searched."),
+    weight_dtype: str = typer.Option("bf16", "--weight-dtype", "-w"),
+    kv_dtype: Optional[str] = typer.Option(None, "--kv-dtype"),
+    framework: Optional[str] = typer.Option(None, "--framework", "-f"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write deployments + requirements (parquet "
+                                          "or csv; requirements go to <name>.requirements.<ext>)."),
+    profiles: Optional[Path] = typer.Option(None, "--profiles", help="Calibration profiles JSON."),
+) -> None:
+    """Cheapest deployment meeting each use case's SLO, and the minimum platform resources it needs."""
+    from . import report_cli
+    from .profiles import default_profiles
+    from .requirements import search
+
+    if not usecases.exists():
+        packaged = Path(__file__).parent / "data" / "usecases.yaml"
+        usecases = packaged if packaged.exists() else usecases
+    hw = hardware or ["H100-SXM-80GB", "H200-SXM-141GB", "B200-SXM-180GB", "A100-SXM-80GB", "MI300X", "Gaudi3"]
+    res = search(model, use_case, hw, usecases, default_profiles(profiles), max_devices=max_devices,
+                 weight_dtype=weight_dtype, kv_dtype=kv_dtype, framework=framework)
+    report_cli.print_requirements(res)
+    if output is not None:
+        from .calibration import write_frame
+
+        write_frame(res["deployments"], output)
+        if res["requirements"].height:
+            write_frame(res["requirements"], output.with_name(output.stem + ".requirements" + output.suffix))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the Typer app, turning user errors into one-line messages."""
     try:

@@ -74,12 +74,20 @@ class Inputs:
     offload_kv: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bool: KV may spill to host
     no_window: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bool: stack ignores sliding windows
     custom_ar: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bool: one/two-shot all-reduce kernels
+    host_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0))  # host memory per device for offload, bytes
+    spec_tokens: np.ndarray = field(default_factory=lambda: np.zeros(0))  # speculative tokens per step (γ, 0 = off)
+    acceptance: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per-token acceptance rate (α)
+    decode_tp: np.ndarray = field(default_factory=lambda: np.zeros(0))  # disaggregated decode pool TP (0 = colocated)
+    decode_pp: np.ndarray = field(default_factory=lambda: np.zeros(0))  # disaggregated decode pool PP
 
     def __post_init__(self) -> None:
         n = len(self.B)
         for name in ("offload_w", "offload_kv", "no_window", "custom_ar"):
             if getattr(self, name).shape != (n,):
                 setattr(self, name, np.zeros(n, dtype=bool))
+        for name in ("host_bytes", "spec_tokens", "acceptance", "decode_tp", "decode_pp"):
+            if getattr(self, name).shape != (n,):
+                setattr(self, name, np.zeros(n))
 
     def __len__(self) -> int:
         return len(self.B)
@@ -511,7 +519,7 @@ def weight_bytes_per_device(model: ModelSpec, inp: Inputs) -> np.ndarray:
         layer_bytes = layer_bytes + lc.count * p
     imb = _stage_imbalance(model, pp)
     emb = model.embedding_params() * inp.eb / tp
-    head = model.lm_head_params() * inp.eb / tp
+    head = (model.lm_head_params() / tp + model.hidden) * inp.eb  # LM head (vocab-split) + final norm
     ends = np.where(pp > 1, np.maximum(emb, head), emb + head)
     return layer_bytes * inp.wb / pp * imb + ends
 
@@ -628,45 +636,154 @@ def concurrency(model: ModelSpec, inp: Inputs) -> tuple[np.ndarray, Memory]:
     return np.minimum(conc, replica_batch(inp)), mem
 
 
-def estimate(model: ModelSpec, inp: Inputs, want_ops: bool = False) -> Estimate:
+def expected_tokens_per_step(gamma, alpha):
+    """Tokens a speculative step yields on average: Σ_{i=0}^{γ} α^i = (1 - α^(γ+1)) / (1 - α).
+
+    (γ drafted tokens, each accepted with probability α given its predecessors were; the target's
+    verification always contributes one token.) α = 1 gives γ + 1, α = 0 gives 1.
+    """
+    gamma = np.asarray(gamma, dtype=float)
+    alpha = np.clip(np.asarray(alpha, dtype=float), 0.0, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e = np.where(alpha < 1.0, (1.0 - alpha ** (gamma + 1.0)) / np.where(alpha < 1.0, 1.0 - alpha, 1.0),
+                     gamma + 1.0)
+    return e
+
+
+def decode_pool(inp: Inputs) -> Inputs:
+    """The inputs of the decode pool: disaggregated rows use decode_tp/decode_pp."""
+    dis = inp.decode_tp > 0
+    if not dis.any():
+        return inp
+    d = inp.take(np.arange(len(inp)))
+    d.tp = np.where(dis, inp.decode_tp, inp.tp)
+    d.pp = np.where(dis, np.maximum(inp.decode_pp, 1.0), inp.pp)
+    return d
+
+
+def _merge(base: PhaseResult, sub: PhaseResult, idx: np.ndarray) -> PhaseResult:
+    """``base`` with rows ``idx`` replaced by ``sub`` (same fields)."""
+    out = PhaseResult(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in base.__dict__.items()})
+    for k in ("time", "t_compute", "t_memory", "t_network", "t_overhead", "flops", "bytes", "net_bytes",
+              "iterations"):
+        getattr(out, k)[idx] = getattr(sub, k)
+    return out
+
+
+def _add_time(r: PhaseResult, seconds: np.ndarray, kind: str) -> None:
+    r.time = r.time + seconds
+    setattr(r, kind, getattr(r, kind) + seconds)
+
+
+def speculative_decode(model: ModelSpec, draft: ModelSpec, inp: Inputs, want_ops: bool = False) -> PhaseResult:
+    """Decode with speculative steps: γ draft decodes, then one target pass verifying γ+1 tokens.
+
+    A step advances every sequence by the expected accepted tokens E(α, γ); ``ceil((O-1)/E)`` steps
+    cover the output. Draft and target share the devices (same parallel layout).
+    """
+    g = inp.spec_tokens.astype(float)
+    e = expected_tokens_per_step(g, inp.acceptance)
+    steps = np.ceil(np.maximum(inp.O - 1.0, 0.0) / e)
+    verify = decode(model, inp, want_ops=want_ops, t_tokens=g + 1.0, advance=e, n_steps=steps, logits=g + 1.0)
+    drafted = decode(draft, inp, want_ops=want_ops, t_tokens=np.ones_like(g), advance=e, n_steps=steps)
+    out = combine(verify, _scale(drafted, g))
+    out.iterations = steps
+    return out
+
+
+def estimate(model: ModelSpec, inp: Inputs, want_ops: bool = False, draft: ModelSpec | None = None) -> Estimate:
     """TTFT, TPOT, e2e latency, throughput, memory and bottlenecks for every scenario.
 
     When a batch's KV cache does not fit, the requests run in ``waves`` of as many as fit
     (``extra['concurrency']``); e2e and throughput cover all waves, TTFT and TPOT are those of
     one wave. ``extra['fits']`` is False when not even one request fits next to the weights.
+
+    Serving options, per row: speculative decoding (``spec_tokens`` > 0 with ``draft``),
+    prefill/decode disaggregation (``decode_tp`` > 0: decode runs on its own pool after a KV
+    transfer over the scale-out network), and offload (weights/KV beyond HBM stay in host
+    memory and are streamed over the host link each pass instead of failing).
     """
-    conc, mem_full = concurrency(model, inp)
+    dinp = decode_pool(inp)
+    conc, mem_full = concurrency(model, dinp)
+    extra_w = np.zeros(len(inp))
+    if draft is not None and np.any(inp.spec_tokens > 0):
+        # the draft's weights share the devices
+        extra_w = np.where(inp.spec_tokens > 0, weight_bytes_per_device(draft, dinp), 0.0)
+        free = mem_full.capacity - mem_full.weights - extra_w - mem_full.activations
+        conc = np.minimum(np.floor(np.maximum(free, 0.0) / np.maximum(mem_full.kv_per_seq, 1e-9)), replica_batch(inp))
     Br = replica_batch(inp)
+    # offload: what HBM cannot hold lives in host memory (host link bandwidth per pass)
+    offload = (inp.offload_w | inp.offload_kv) & (conc < Br)
+    spill_w = np.zeros(len(inp))
+    spill_kv = np.zeros(len(inp))
+    if offload.any():
+        # bytes HBM cannot hold: spill weights first (if allowed), then KV (if allowed)
+        room = mem_full.capacity - mem_full.activations
+        excess = np.maximum(mem_full.weights + extra_w + mem_full.kv - room, 0.0)
+        spill_w = np.where(offload & inp.offload_w, np.minimum(excess, mem_full.weights), 0.0)
+        spill_kv = np.where(offload & inp.offload_kv, np.minimum(excess - spill_w, mem_full.kv), 0.0)
+        offload = offload & (spill_w + spill_kv >= excess * (1 - 1e-9)) & (spill_w + spill_kv <= inp.host_bytes)
+        spill_w = np.where(offload, spill_w, 0.0)
+        spill_kv = np.where(offload, spill_kv, 0.0)
+        conc = np.where(offload, Br, conc)
     fits = conc >= 1
     waves = np.where(fits, np.ceil(Br / np.maximum(conc, 1.0)), 1.0)
     run = inp
     if np.any(waves > 1):
         run = inp.take(np.arange(len(inp)))
         run.B = np.ceil(Br / waves) * inp.dp
+    drun = decode_pool(run)
     pf = prefill(model, run, want_ops=want_ops)
     # fixed per-run cost (tokenization, scheduling, setup) lands before the first token
-    pf.time = pf.time + inp.eff["request_overhead_s"]
-    pf.t_overhead = pf.t_overhead + inp.eff["request_overhead_s"]
-    dc = decode(model, run, want_ops=want_ops)
+    _add_time(pf, inp.eff["request_overhead_s"], "t_overhead")
+    spec = (inp.spec_tokens > 0) if draft is not None else np.zeros(len(inp), dtype=bool)
+    if spec.all():
+        dc = speculative_decode(model, draft, drun, want_ops=want_ops)
+    else:
+        dc = decode(model, drun, want_ops=want_ops)
+        if spec.any():
+            idx = np.nonzero(spec)[0]
+            dc = _merge(dc, speculative_decode(model, draft, drun.take(idx)), idx)
     O = inp.O.astype(float)
+    # offload penalty: spilled weights stream over the host link on every pass; spilled KV on
+    # every decode step (attention reads the whole context)
+    if offload.any():
+        host = inp.host_bw
+        _add_time(pf, spill_w / host, "t_memory")
+        _add_time(dc, (spill_w + spill_kv) / host * dc.iterations, "t_memory")
+    # disaggregation: the prompt's KV moves from the prefill pool to the decode pool
+    dis = inp.decode_tp > 0
+    if dis.any():
+        kv_req = kv_bytes_per_request(model, inp, inp.L.astype(float)) * (inp.tp * inp.pp) / (dinp.tp * dinp.pp)
+        send = np.maximum(replica_batch(run) * kv_req, 0.0)
+        xfer = np.where(dis, inp.out_lat + send / (inp.out_bw * inp.eff["network"]), 0.0)
+        _add_time(dc, xfer, "t_network")
     steps = np.maximum(O - 1.0, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         tpot = np.where(steps > 0, dc.time / np.maximum(steps, 1.0), np.nan)
     if np.any(steps == 0):
         # a 1-token output has no decode step: report the time one step would take
-        one = run.take(np.nonzero(steps == 0)[0])
+        one = drun.take(np.nonzero(steps == 0)[0])
         one.O = np.full(len(one), 2.0)
         tpot[steps == 0] = decode(model, one).time
     e2e = (pf.time + dc.time) * waves
     tokens = inp.B * O
     thr = tokens / e2e
-    mem = memory(model, run) if run is not inp else mem_full
+    mem = memory(model, decode_pool(run)) if run is not inp else mem_full
+    if extra_w.any():
+        mem.weights = mem.weights + extra_w
+    if offload.any():
+        mem.weights = mem.weights - spill_w
+        mem.kv = mem.kv - spill_kv
+    devices = inp.devices
     return Estimate(
         ttft_s=pf.time, tpot_s=tpot, e2e_s=e2e, throughput_tok_s=thr,
-        throughput_tok_s_per_device=thr / inp.devices, prefill=pf, decode=dc, memory=mem,
+        throughput_tok_s_per_device=thr / devices, prefill=pf, decode=dc, memory=mem,
         bottleneck=bottleneck_of(pf, dc), prefill_bottleneck=bottleneck_of(pf), decode_bottleneck=bottleneck_of(dc),
         extra={"concurrency": np.where(fits, np.minimum(conc, Br), 0.0) * inp.dp, "waves": waves,
-               "fits": fits, "memory_full": mem_full.total},
+               "fits": fits, "memory_full": mem_full.total, "spill_weights": spill_w, "spill_kv": spill_kv,
+               "offloaded": offload, "tokens_per_step": np.where(spec, expected_tokens_per_step(
+                   inp.spec_tokens, inp.acceptance), 1.0)},
     )
 
 

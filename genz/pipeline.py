@@ -139,3 +139,24 @@ def estimate_shard(spec: str | Path, hardware: str, part: int, shard_size: int, 
     _atomic_parquet(est, out_estimates)
     _atomic_parquet(ops, out_operators)
     return est.height
+
+
+def requirements_for_experiment(spec: str | Path, profiles_path: str | Path, out_requirements: str | Path,
+                                out_deployments: str | Path, max_devices: int = 8) -> int:
+    """SLO requirement search over an experiment's models × use cases × platforms (genz.requirements)."""
+    from .requirements import RESOURCES, search
+
+    exp = X.load(spec)
+    axes = dict(exp.axes)
+    if exp.usecases_path is None or "use_case" not in axes:
+        raise ValueError(f"{spec}: requirements need a use_case axis (SLOs come from the use-case library)")
+    resources = tuple(exp.requirements.get("resources") or RESOURCES)
+    fw = [str(f) for f in axes.get("framework", [None])][0]
+    res = search([str(m) for m in axes["model"]], [str(u) for u in axes["use_case"]],
+                 [str(h) for h in axes["hardware"]], exp.usecases_path, load_profiles(profiles_path),
+                 max_devices=max_devices, resources=resources, framework=fw)
+    req = res["requirements"].with_columns(experiment=pl.lit(exp.name))
+    dep = res["deployments"].with_columns(experiment=pl.lit(exp.name))
+    _atomic_parquet(req, out_requirements)
+    _atomic_parquet(dep, out_deployments)
+    return req.height

@@ -83,6 +83,8 @@ def _hw_arrays(hws: list[Hardware], idx: np.ndarray, rows: pl.DataFrame) -> dict
         "host_bw": col(lambda h: h.host_bw),
         "peak_vector": col(lambda h: h.vector_flops),
         "peak_16": col(lambda h: h.peak_flops[dtypes.compute_rate_key("bf16", h.peak_flops)]),
+        # host memory a device can spill to: the node's memory shared by (typically) 8 devices
+        "host_bytes": col(lambda h: h.host_bytes / max(min(h.scaleup_domain, 8), 1)),
     }
     # matrix peak at the compute dtype, attention peak (fp8 only with fp8 activations and KV):
     # computed per distinct (hardware, act dtype, kv dtype) combination, then gathered
@@ -130,9 +132,55 @@ def build_inputs(rows: pl.DataFrame, hws: list[Hardware], hw_idx: np.ndarray,
         budget=i("_max_num_tokens"), wb=wb, ab=b("_act_dtype"), kvb=b("_kv_dtype"), eb=np.maximum(wb, 2.0),
         eff=effs, offload_w=offload.is_in(["weights", "both"]).to_numpy(),
         offload_kv=offload.is_in(["kv", "both"]).to_numpy(),
+        spec_tokens=i("_spec_tokens"),
+        acceptance=rows.get_column("_acceptance_rate").fill_null(0.0).to_numpy().astype(float),
+        decode_tp=i("_decode_tp"), decode_pp=i("_decode_pp"),
         no_window=fw["no_window"], custom_ar=fw["custom_ar"],
         **hwa,
     )
+
+
+def _estimate_with_drafts(spec: ModelSpec, inp, rows: pl.DataFrame, status: np.ndarray, sel: np.ndarray):
+    """Estimate a model's rows, resolving each speculative-decoding draft once."""
+    from . import engine
+    from .serving import draft_spec
+
+    drafts = rows.get_column("_draft_model").to_numpy()
+    spec_rows = (inp.spec_tokens > 0)
+    names = sorted({d for d, s in zip(drafts, spec_rows) if s and d is not None}, key=str)
+    if not names:
+        if spec_rows.any():
+            # acceptance without a named draft: an EAGLE-style head on the target
+            return engine.estimate(spec, inp, draft=draft_spec(spec, "eagle"))
+        return engine.estimate(spec, inp)
+    base = engine.estimate(spec, inp)
+    for name in names:
+        idx = np.nonzero(spec_rows & (drafts == name))[0]
+        try:
+            d = draft_spec(spec, name)
+        except GenzError as exc:
+            status[sel[idx]] = f"error: {exc}"
+            base.extra["fits"][idx] = True
+            continue
+        sub = engine.estimate(spec, inp.take(idx), draft=d)
+        _splice(base, sub, idx)
+    return base
+
+
+def _splice(base, sub, idx) -> None:
+    """Write a sub-estimate's rows into ``base`` at ``idx`` (in place)."""
+    from .engine import _merge
+
+    for k in ("ttft_s", "tpot_s", "e2e_s", "throughput_tok_s", "throughput_tok_s_per_device", "bottleneck",
+              "prefill_bottleneck", "decode_bottleneck"):
+        getattr(base, k)[idx] = getattr(sub, k)
+    base.prefill = _merge(base.prefill, sub.prefill, idx)
+    base.decode = _merge(base.decode, sub.decode, idx)
+    for k in ("weights", "kv", "activations", "kv_per_seq"):
+        getattr(base.memory, k)[idx] = getattr(sub.memory, k)
+    for k, v in sub.extra.items():
+        if k in base.extra:
+            base.extra[k][idx] = v
 
 
 def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
@@ -162,7 +210,8 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         "max_batch_fit", "prefill_flops", "decode_flops", "energy_j_per_token", "usd_per_million_tokens",
         "prefill_compute_ms", "prefill_memory_ms", "prefill_network_ms", "prefill_overhead_ms",
         "decode_compute_ms", "decode_memory_ms", "decode_network_ms", "decode_overhead_ms",
-        "max_throughput_batch", "max_throughput_ttft_ms", "max_throughput_tpot_ms", "concurrency")}
+        "max_throughput_batch", "max_throughput_ttft_ms", "max_throughput_tpot_ms", "concurrency",
+        "offloaded_gb", "tokens_per_step")}
     bottleneck = np.full(n, "", dtype="U8")
     pb = np.full(n, "", dtype="U8")
     db = np.full(n, "", dtype="U8")
@@ -213,14 +262,11 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         inp = build_inputs(rows, hws, hw_idx, effs)
         needs_batch = rows.get_column("_batch_size").is_null().to_numpy()
         metric_here = metric_col[sel]
-        est = estimate(spec, inp)
+        est = _estimate_with_drafts(spec, inp, rows, status, sel)
         mem = est.memory
         fits = est.extra["fits"]
-        # offload (opt-in): what does not fit spills to host memory; serving handles the slowdown
-        spill = ~fits & (inp.offload_w | inp.offload_kv)
-        if spill.any():
-            est = serving.apply_offload(spec, inp, est, spill)
-            fits = fits | spill
+        extra_f["offloaded_gb"][sel] = (est.extra["spill_weights"] + est.extra["spill_kv"]) / GB
+        extra_f["tokens_per_step"][sel] = est.extra["tokens_per_step"]
         free = mem.capacity - mem.weights - mem.activations
         max_fit = np.floor(np.maximum(free, 0) / np.maximum(mem.kv_per_seq, 1e-9)) * inp.dp
         extra_f["concurrency"][sel] = est.extra["concurrency"]

@@ -120,3 +120,23 @@ def print_validation(val, summary: dict) -> None:
               f"{summary.get('coverage_80', float('nan')):.3f}")
     for name, df in tables.items():
         print_table(df, title=f"error by {name}")
+
+
+def print_requirements(res: dict) -> None:
+    """Deployment search and platform requirements tables."""
+    import polars as pl
+
+    d = res["deployments"]
+    cols = [c for c in ("model", "use_case", "hardware", "meets_slo", "tp", "pp", "ep", "batch_size", "ttft_ms",
+                        "tpot_ms", "throughput_tok_s_per_device", "goodput_tok_s_per_device",
+                        "usd_per_million_tokens", "bottleneck", "status") if c in d.columns]
+    print_table(d.select(cols), title="cheapest deployment meeting the SLO (else the fastest that runs)")
+    r = res["requirements"]
+    if r.height:
+        piv = r.with_columns(cell=pl.when(pl.col("status") == "ok")
+                             .then(pl.format("{} / {}{}", pl.col("required").round(1), pl.col("available").round(1),
+                                             pl.when(pl.col("binding")).then(pl.lit(" *")).otherwise(pl.lit(""))))
+                             .otherwise(pl.col("status")))
+        wide = piv.pivot(on="resource", index=["model", "use_case", "hardware"], values="cell")
+        print_table(wide, title="required / available per device (* binds first; compute TFLOP/s, bandwidths GB/s, "
+                                "capacity GB, latency us)")

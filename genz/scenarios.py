@@ -31,7 +31,8 @@ INT_COLUMNS: dict[str, int | None] = {
     "chunk_size": 0,
     "spec_tokens": 0,
     "num_beams": 1,
-    "decode_devices": 0,  # disaggregation: devices of the decode pool (0 = colocated)
+    "decode_tp": 0,  # disaggregation: TP of the decode pool (0 = prefill and decode colocated)
+    "decode_pp": 0,  # disaggregation: PP of the decode pool (default 1 when decode_tp is set)
     "max_num_tokens": 0,  # serving: token budget per iteration (0 = framework default)
 }
 FLOAT_COLUMNS: dict[str, float | None] = {
@@ -208,10 +209,12 @@ def normalize(df: pl.DataFrame) -> pl.DataFrame:
         .then(pl.col("_num_devices") // base)
         .otherwise(1)
     ))
-    out = out.with_columns(_devices=pl.col("_tp") * pl.col("_pp") * pl.col("_cp") * pl.col("_dp"))
+    decode_pool = pl.when(pl.col("_decode_tp") > 0).then(pl.col("_decode_tp") * pl.max_horizontal(
+        pl.col("_decode_pp"), pl.lit(1))).otherwise(0)
+    out = out.with_columns(_devices=(pl.col("_tp") * pl.col("_pp") * pl.col("_cp") + decode_pool) * pl.col("_dp"))
     checks.append((pl.col("_num_devices").is_not_null() & (pl.col("_num_devices") != pl.col("_devices")),
-                   pl.format("error: num_devices {} != tp·pp·cp·dp = {}·{}·{}·{}", pl.col("_num_devices"),
-                             pl.col("_tp"), pl.col("_pp"), pl.col("_cp"), pl.col("_dp"))))
+                   pl.format("error: num_devices {} != (tp·pp·cp + decode_tp·decode_pp)·dp = {}", pl.col("_num_devices"),
+                             pl.col("_devices"))))
     checks.append(((pl.col("_ep") > 1) & ((pl.col("_tp") * pl.col("_dp")) % pl.col("_ep") != 0)
                    & (pl.col("_ep") % pl.col("_tp") != 0),
                    pl.format("error: ep {} must divide tp ({}) or be a multiple of tp dividing tp·dp",

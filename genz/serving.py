@@ -12,6 +12,40 @@ from .errors import GenzError
 
 FRAMEWORKS_FILE = Path(__file__).parent / "data" / "frameworks.yaml"
 
+#: draft-free speculative decoding: heads that run on the target's own hidden states
+DRAFT_HEADS = ("mtp", "eagle")
+
+
+def draft_spec(target, name: str):
+    """The draft model of a speculative-decoding scenario.
+
+    * ``mtp``: the target's multi-token-prediction modules (DeepSeek-V3: one extra decoder layer of
+      the target's last layer type, sharing its embedding and LM head);
+    * ``eagle``: an EAGLE-style head: one decoder layer at the target's width (dense FFN with the
+      target's active FFN width) plus the LM head;
+    * otherwise a zoo model name or config path (a separate small model).
+    """
+    from dataclasses import replace as _replace
+
+    from .modelspec import FFN, LayerClass
+    from .zoo import get_model
+
+    key = str(name).strip().lower()
+    if key == "mtp":
+        if not target.mtp_layers:
+            raise GenzError(f"draft_model: {target.id} has no multi-token-prediction heads; use 'eagle' or a model")
+        last = target.layers[-1]
+        return _replace(target, id=f"{target.id}+mtp", layers=(_replace(last, count=target.mtp_layers),),
+                        mtp_layers=0)
+    if key == "eagle":
+        last = target.layers[-1]
+        f = last.ffn
+        if f is not None and f.is_moe:
+            f = FFN(d_ff=f.d_ff * max(f.top_k, 1) + f.d_shared, gated=f.gated)
+        return _replace(target, id=f"{target.id}+eagle", layers=(LayerClass(count=1, mixer=last.mixer, ffn=f),),
+                        mtp_layers=0)
+    return get_model(name)
+
 #: fraction of board power drawn while a device is in each kind of work (assumption: compute-bound
 #: kernels run near TDP, memory-bound ones well below, waiting on network/CPU near idle)
 POWER_FRACTION = {"compute": 1.0, "memory": 0.7, "network": 0.5, "overhead": 0.35}
@@ -80,24 +114,26 @@ def max_throughput(spec, inp: Inputs, fw_keys) -> dict[str, np.ndarray]:
     N = np.floor(np.maximum(pool, 0.0) / np.maximum(per_req, 1e-9))
     user_batch = inp.B.astype(float)
     N = np.minimum(N, fa["max_batch"])
+    # chunked prefill: an iteration carries at most `chunk` tokens, decodes first; the prompts
+    # admitted per iteration (N/O of them, L tokens each) must fit in what is left
+    chunk = work.chunk.astype(float)
+    N = np.where(chunk > 0, np.minimum(N, np.floor(chunk * O / (L + O))), N)
     ok = N >= 1
     N = np.maximum(N, 1.0)
     n_pf = N / O
     n_dec = N - n_pf
     it = mixed_iteration(spec, work, n_dec=n_dec, ctx_dec=L + O / 2.0, n_pf=n_pf, pf_len=L)
     thr = N / it.time * work.dp
+    # TTFT at max load: a prompt needs ceil(L / prefill budget) iterations (whole prompt without chunking)
+    room = np.where(chunk > 0, np.maximum(chunk - n_dec, 1.0), np.inf)
+    ttft = np.where(chunk > 0, np.ceil(L / room), 1.0) * it.time
     status = np.full(n, "ok", dtype=object)
     for i in np.nonzero(~ok)[0]:
         status[i] = (f"does_not_fit: weights {weights[i] / 1e9:.1f} GB leave no KV room for one request of "
                      f"{int(L[i] + O[i])} tokens ({per_req[i] / 1e9:.2f} GB) on {cap[i] / 1e9:.0f} GB")
     del user_batch
     return {"throughput": np.where(ok, thr, np.nan), "batch": np.where(ok, N * work.dp, np.nan),
-            "ttft_s": it.time, "tpot_s": it.time, "status": status.astype(object), "iteration": it}
-
-
-def apply_offload(spec, inp: Inputs, est: Estimate, spill: np.ndarray) -> Estimate:
-    """Placeholder: offload not modelled yet."""
-    return est
+            "ttft_s": ttft, "tpot_s": it.time, "status": status.astype(object), "iteration": it}
 
 
 def energy_cost(inp: Inputs, est: Estimate, hws, hw_idx, usd_override) -> tuple[np.ndarray, np.ndarray]:

@@ -62,7 +62,8 @@ def calibration_frame(profiles_json: str | Path) -> pl.DataFrame:
 
 
 def build(db_path: str | Path, *, estimates: list, operators: list, measurements: list, profiles: str | Path,
-          validation: str | Path | None = None, requirements: list | None = None, run: dict | None = None) -> dict:
+          validation: str | Path | None = None, requirements: list | None = None, deployments: list | None = None,
+          run: dict | None = None) -> dict:
     """Build the warehouse at ``db_path`` atomically; return row counts per table."""
     db_path = Path(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,7 +73,8 @@ def build(db_path: str | Path, *, estimates: list, operators: list, measurements
     try:
         con = duckdb.connect(str(tmp))
         try:
-            counts = _load(con, estimates, operators, measurements, profiles, validation, requirements or [], run or {})
+            counts = _load(con, estimates, operators, measurements, profiles, validation, requirements or [],
+                           deployments or [], run or {})
             con.execute("CHECKPOINT")
         finally:
             con.close()
@@ -86,7 +88,7 @@ def build(db_path: str | Path, *, estimates: list, operators: list, measurements
     return counts
 
 
-def _load(con, estimates, operators, measurements, profiles, validation, requirements, run) -> dict:
+def _load(con, estimates, operators, measurements, profiles, validation, requirements, deployments, run) -> dict:
     from .calibration import load_measurement_files
 
     if not estimates:
@@ -138,7 +140,13 @@ def _load(con, estimates, operators, measurements, profiles, validation, require
     else:
         con.execute("CREATE TABLE requirements (experiment VARCHAR, model VARCHAR, use_case VARCHAR, "
                     "hardware VARCHAR, resource VARCHAR, required DOUBLE, available DOUBLE, unit VARCHAR, "
-                    "binding BOOLEAN)")
+                    "ratio DOUBLE, status VARCHAR, binding BOOLEAN)")
+    dep = _files(deployments)
+    if dep:
+        con.execute(f"CREATE TABLE deployments AS SELECT * FROM read_parquet({dep!r}, union_by_name = true)")
+    else:
+        con.execute("CREATE TABLE deployments (experiment VARCHAR, model VARCHAR, use_case VARCHAR, hardware VARCHAR, "
+                    "meets_slo BOOLEAN, usd_per_million_tokens DOUBLE)")
     run_df = pl.DataFrame([{k: (json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for k, v in run.items()}]) \
         if run else pl.DataFrame({"run_id": ["unknown"]})
     con.register("run_df", run_df)
@@ -147,7 +155,8 @@ def _load(con, estimates, operators, measurements, profiles, validation, require
     for sql in sorted(SQL_DIR.glob("*.sql")):
         con.execute(sql.read_text())
     _comment_columns(con)
-    tables = ("scenarios", "estimates", "operators", "measurements", "calibration", "validation", "requirements", "runs")
+    tables = ("scenarios", "estimates", "operators", "measurements", "calibration", "validation", "requirements",
+              "deployments", "runs")
     return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in tables}
 
 

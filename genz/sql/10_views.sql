@@ -8,6 +8,7 @@ COMMENT ON TABLE calibration IS 'Fitted efficiency profiles: one row per platfor
 COMMENT ON TABLE validation IS 'Every measured row with its out-of-fold prediction (cross-validation grouped by model)';
 COMMENT ON TABLE requirements IS 'SLO requirement search: minimum of each resource needed to meet a use case SLO';
 COMMENT ON TABLE runs IS 'Provenance of this warehouse build';
+COMMENT ON TABLE deployments IS 'Deployment search: cheapest layout x batch meeting each use case SLO, per model x platform';
 
 -- scenario + prediction, one row per grid point
 CREATE OR REPLACE VIEW v_estimates AS

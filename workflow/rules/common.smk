@@ -63,6 +63,14 @@ def shard_paths(kind):
     ]
 
 
+REQUIREMENT_EXPERIMENTS = [n for n, s in SPECS.items() if s.requirements.get("enabled")]
+
+
+def requirement_paths(kind):
+    """Outputs of the requirement search of every experiment that enables it."""
+    return [f"results/requirements/experiment={e}/{kind}.parquet" for e in REQUIREMENT_EXPERIMENTS]
+
+
 def experiment_inputs(wildcards):
     """An experiment's spec and, if it uses one, its use-case library."""
     spec = SPECS[wildcards.experiment]

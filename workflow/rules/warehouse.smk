@@ -11,6 +11,8 @@ rule warehouse:
         measurements=MEASUREMENT_FILES,
         profiles="results/calibration/profiles.json",
         validation="results/calibration/validation.parquet",
+        requirements=requirement_paths("requirements"),
+        deployments=requirement_paths("deployments"),
     output:
         stamp=WAREHOUSE_STAMP,
     params:
