@@ -56,7 +56,7 @@ FIT_SIGMA: dict[str, float] = {
 }
 #: smallest positive value of factors that may be ~0 (log parameterization needs a floor)
 FLOOR = {"step_overhead_s": 1e-5, "seq_overhead_s": 1e-7, "kernel_overhead_s": 1e-7, "comm_overhead_s": 1e-7,
-         "request_overhead_s": 1e-3}
+         "request_overhead_s": 1e-6}
 MIN_ROWS = 12  # fewest rows for a platform × framework profile of its own
 BAND_MIN_ROWS = 20  # fewest out-of-fold residuals for a band of its own
 BAND_Q = (0.10, 0.90)  # 80 % central band

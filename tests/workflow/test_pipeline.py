@@ -109,6 +109,31 @@ def test_tiny_grid_end_to_end(project):
     assert set(jobs) <= {"estimate_shard", "warehouse", "reports"}
 
 
+def test_new_measurement_file_refits_only_its_platform(project):
+    run_api(project)
+    meas = project / "calibration" / "measurements"
+    src = pl.read_csv(ROOT / "calibration" / "measurements" / "H100-SXM-80GB" / "llm-inference-bench.csv",
+                      infer_schema=False)
+    new = src.filter(pl.col("model") == "meta-llama/Meta-Llama-3-8B")
+    new.write_csv(meas / "H100-SXM-80GB" / "new-run.csv")
+    jobs = dry_run_jobs(project)
+    # exactly: H100's profile, the cross-validation over all rows, the merged file, H100's shard(s)
+    assert jobs == {"fit_platform": 1, "validate_calibration": 1, "merge_profiles": 1, "estimate_shard": 1,
+                    "warehouse": 1, "reports": 1}, jobs
+
+    # a broken file fails the refit with the file, row and column, and leaves the profiles in place
+    profiles = project / "results" / "calibration" / "profiles.json"
+    before = profiles.read_bytes()
+    bad = new.head(5).with_columns(pl.when(pl.int_range(pl.len()) == 2).then(pl.lit("-1")).otherwise(pl.col("value"))
+                                   .alias("value"))
+    bad.write_csv(meas / "H100-SXM-80GB" / "new-run.csv")
+    p = subprocess.run([*SNAKEMAKE, "--cores", "2", "reports/all"], cwd=project, capture_output=True, text=True)
+    assert p.returncode != 0
+    out = p.stdout + p.stderr
+    assert "new-run.csv: row 4, column value" in out and "greater_than(0)" in out
+    assert profiles.read_bytes() == before
+
+
 def _run_and_kill(project: Path, pause_at: str, marker) -> None:
     env = {**os.environ, "GENZ_PAUSE_AT": pause_at, "GENZ_PAUSE_S": "60"}
     p = subprocess.Popen([*SNAKEMAKE, "--cores", "2", "reports/all"], cwd=project, env=env,
