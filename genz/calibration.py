@@ -314,14 +314,39 @@ def platform_prior(hw_id: str, op_priors: dict[str, dict[str, float]] | None) ->
     return DEFAULT.updated(**{k: v for k, v in op.items() if k in OP_FACTORS}), OP_SIGMA
 
 
-def family_profiles(op_priors: dict[str, dict[str, float]] | None, version: str) -> list[Profile]:
-    """Uncalibrated profiles for platforms without measurements: family priors from kernel timings."""
-    out = []
-    for fam, op in sorted((op_priors or {}).items()):
-        eff = DEFAULT.updated(**{k: v for k, v in op.items() if k in OP_FACTORS})
-        out.append(Profile(platform=f"family:{fam}", framework="generic", efficiency=eff, version=version,
-                           calibrated=False, n_rows=0))
-    return out
+def fallback_profile(hw_id: str, measured: list[Profile], op_priors: dict[str, dict[str, float]] | None,
+                     version: str) -> Profile:
+    """The profile of a platform without measurements (marked uncalibrated).
+
+    If platforms of the same architecture family were measured (MI325X <- MI300X, H200 <- H100),
+    it takes their fitted factors (geometric mean): same chip generation, same software stacks.
+    Otherwise the hardware-side factors come from the family's kernel timings (or the defaults) and
+    the serving-software overheads are the median over every measured platform.
+    """
+    hw = get_hardware(hw_id)
+    generic = [p for p in measured if p.framework == "generic" and p.calibrated]
+    fam = [p for p in generic if _family_of(p.platform) == hw.family]
+    names = Efficiency.names()
+    if fam:
+        vals = {n: float(np.exp(np.mean([np.log(max(getattr(p.efficiency, n), 1e-12)) for p in fam]))) for n in names}
+        note = "family " + "+".join(sorted(p.platform for p in fam))
+        return Profile(platform=hw.id, framework="generic", efficiency=Efficiency(**vals), version=version,
+                       calibrated=False, n_rows=0, ranges={"note": note})
+    base, _ = platform_prior(hw.id, op_priors)
+    soft = {}
+    if generic:
+        for n in ("step_overhead_s", "seq_overhead_s", "kernel_overhead_s", "comm_overhead_s", "request_overhead_s"):
+            soft[n] = float(np.median([getattr(p.efficiency, n) for p in generic]))
+    note = f"median overheads of {len(generic)} measured platforms" if generic else "defaults"
+    return Profile(platform=hw.id, framework="generic", efficiency=base.updated(**soft), version=version,
+                   calibrated=False, n_rows=0, ranges={"note": note})
+
+
+def _family_of(platform: str) -> str:
+    try:
+        return get_hardware(platform).family
+    except GenzError:
+        return ""
 
 
 def fit_platform(prep: Prepared, platform: str, version: str,
@@ -352,13 +377,20 @@ def fit_platform(prep: Prepared, platform: str, version: str,
         return eff
 
     prior, sigma = platform_prior(platform, op_priors)
-    plat = add("generic", m, prior, sigma)
+    # the platform's generic profile describes serving stacks; rows of plain libraries (HF eager)
+    # get a profile of their own but do not shape it, unless they are all there is
+    from .serving import frameworks
+
+    fw_info = frameworks()
+    serving = np.array([fw_info.get(f, {}).get("serving_stack", True) is not False for f in prep.framework])
+    mg = m & serving if (m & serving).sum() >= MIN_ROWS else m
+    plat = add("generic", mg, prior, sigma)
     fws = sorted(set(prep.framework[m].tolist()) - {"generic"})
     for fw in fws:
         mf = m & (prep.framework == fw)
         if mf.sum() < MIN_ROWS:
             continue
-        if mf.sum() == m.sum():
+        if mf.sum() == mg.sum() and mf.sum() == m.sum():
             # the platform's only framework: its profile is the platform fit itself
             profiles.append(replace(profiles[0], framework=fw))
         else:
@@ -375,7 +407,10 @@ def fit_profiles(prep: Prepared, version: str = "unversioned",
         p, d = fit_platform(prep, hw, version, op_priors)
         profiles += p
         diags += d
-    profiles += family_profiles(op_priors, version)
+    measured = {p.platform for p in profiles}
+    from .hardware import hardware_ids
+
+    profiles += [fallback_profile(h, profiles, op_priors, version) for h in hardware_ids() if h not in measured]
     return FitResult(ProfileSet(profiles, source="fit"), diags)
 
 
@@ -598,10 +633,12 @@ def operator_priors(operators: str | Path | None) -> tuple[dict[str, dict[str, f
     return family_priors(fit_operator_priors(operators)), sorted(Path(operators).rglob("*.parquet"))
 
 
-def calibrate_platform(paths: list[str | Path], platform: str, operators: str | Path | None = None) -> Calibration:
+def calibrate_platform(paths: list[str | Path], platform: str, operators: str | Path | None = None,
+                       peers: list[str | Path] | None = None) -> Calibration:
     """Profiles of one platform from its measurement files (the pipeline's per-platform rule).
 
-    With no measured rows the result holds the platform's family prior, marked uncalibrated.
+    With no measured rows the result is the platform's :func:`fallback_profile`, built from the
+    profiles of the measured platforms given as ``peers`` (their JSON files), marked uncalibrated.
     """
     from .hardware import get_hardware
 
@@ -620,9 +657,10 @@ def calibrate_platform(paths: list[str | Path], platform: str, operators: str | 
                             "put each platform's rows in its own folder")
         profiles, diags = fit_platform(prep, hw.id, version, op_priors)
     if not profiles:
-        prior, _ = platform_prior(hw.id, op_priors)
-        profiles = [Profile(platform=hw.id, framework="generic", efficiency=prior, version=version,
-                            calibrated=False, n_rows=0)]
+        measured = [p for f in sorted(Path(x) for x in peers or []) for p in read_profiles_json(f)[0]]
+        peer_versions = "".join(sorted({p.version for p in measured}))
+        version = hashlib.sha256((version + peer_versions).encode()).hexdigest()[:12]
+        profiles = [fallback_profile(hw.id, measured, op_priors, version)]
     summary = {"version": version, "platform": hw.id, "inputs_hash": inputs_hash([*files, *op_files]),
                "code": code_fingerprint()}
     return Calibration(profiles=ProfileSet(profiles, source="fit"), validation=pl.DataFrame(), diagnostics=diags,

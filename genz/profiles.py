@@ -34,15 +34,6 @@ UNCALIBRATED_BAND = (0.5, 2.0)
 
 
 
-def _family(platform: str) -> str:
-    """Architecture family of a hardware id ('' if unknown)."""
-    from .hardware import get_hardware
-
-    try:
-        return get_hardware(platform).family
-    except Exception:  # noqa: BLE001 - a profile lookup never fails on an odd platform name
-        return ""
-
 
 @dataclass(frozen=True)
 class Profile:
@@ -106,11 +97,10 @@ class ProfileSet:
         if (pl_, framework) in k:
             return k[(pl_, framework)], "calibrated"
         if (pl_, "generic") in k:
-            return k[(pl_, "generic")], "calibrated (platform, other framework)" if framework != "generic" \
-                else "calibrated"
-        fam = _family(platform)
-        if (f"family:{fam}", "generic") in k:
-            return k[(f"family:{fam}", "generic")], "uncalibrated (family priors)"
+            p = k[(pl_, "generic")]
+            if not p.calibrated:
+                return p, f"uncalibrated ({p.ranges.get('note', 'priors')})"
+            return p, "calibrated (platform, other framework)" if framework != "generic" else "calibrated"
         return DEFAULT_PROFILE, "uncalibrated"
 
     def lookup_rows(self, hw_names, hw_ids, fw_keys):

@@ -1,13 +1,19 @@
-"""HTML reports rendered from the warehouse (read-only) with jinja2.
+"""HTML reports rendered from the warehouse (read-only) with jinja2 and vega-lite.
 
-Numbers come from SQL views or from functions here; templates only loop and format. Output is
-deterministic: the same warehouse gives the same bytes, apart from one generated-at line.
+Every page is built from SQL over the warehouse (aggregated there, so pages stay small) and
+rendered by one template; charts are vega-lite specs (altair) drawn by the Vega JavaScript bundle,
+which is inlined into each page, so a page works from ``file://`` with no network. Templates only
+loop and format. The output is deterministic: the same warehouse gives the same bytes, apart from
+the generated-at line.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
@@ -17,25 +23,68 @@ from . import __version__
 from .warehouse import connect
 
 TEMPLATES = Path(__file__).parent.parent / "reports" / "templates"
+REFERENCE_MODEL = "meta-llama/Llama-3.1-70B"
+REFERENCE_HW = "H100-SXM-80GB"
+
+PAGES = [
+    ("index.html", "Index"),
+    ("usecases.html", "Use cases"),
+    ("models.html", "Models"),
+    ("platforms.html", "Platforms"),
+    ("requirements.html", "Requirements"),
+    ("bottlenecks.html", "Bottlenecks"),
+    ("parallelism.html", "Parallelism"),
+    ("calibration.html", "Calibration"),
+]
 
 
-def _env(templates: str | Path) -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["num"] = fmt_num
-    return env
+@dataclass
+class Table:
+    """A sortable table: column headers, rows of cells, optional id (for tests and links)."""
+
+    columns: list[str]
+    rows: list[list]
+    id: str = ""
+    caption: str = ""
+
+
+@dataclass
+class Section:
+    title: str
+    text: str = ""
+    charts: list[dict] = field(default_factory=list)  # vega-lite specs
+    tables: list[Table] = field(default_factory=list)
+
+
+@dataclass
+class Page:
+    file: str
+    title: str
+    lead: str
+    sections: list[Section]
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------------------------
 
 
 def fmt_num(v, digits: int = 3) -> str:
     """Human formatting of a number (thousands separators, significant digits)."""
     if v is None:
         return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
     try:
         x = float(v)
     except (TypeError, ValueError):
         return str(v)
     if x != x:
         return "–"
+    if x in (float("inf"), float("-inf")):
+        return "∞" if x > 0 else "-∞"
     a = abs(x)
     if a >= 1000:
         return f"{x:,.0f}"
@@ -46,6 +95,465 @@ def fmt_num(v, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
+def _q(con, sql: str) -> pl.DataFrame:
+    return con.sql(sql).pl()
+
+
+def table(df: pl.DataFrame, id: str = "", caption: str = "", limit: int = 500) -> Table:
+    """A frame as a report table (first ``limit`` rows)."""
+    return Table(columns=list(df.columns), rows=[list(r) for r in df.head(limit).iter_rows()], id=id,
+                 caption=caption)
+
+
+def _vl(chart) -> dict:
+    """An altair chart as a vega-lite spec with deterministic key order."""
+    return json.loads(json.dumps(chart.to_dict(), sort_keys=True, default=str))
+
+
+def _alt():
+    import altair as alt
+
+    alt.data_transformers.disable_max_rows()
+    return alt
+
+
+@functools.lru_cache(maxsize=1)
+def vega_bundle() -> str:
+    """Vega + Vega-Lite + vega-embed as one script (inlined into every page; no network)."""
+    import vl_convert as vlc
+
+    return vlc.javascript_bundle().replace("</script", "<\\/script")
+
+
+def _pick(con, column: str, where: str, preferred: str) -> str:
+    """``preferred`` if the slice has it, else the most frequent value (pages adapt to any run)."""
+    vals = _q(con, f"""SELECT {column} AS v, count(*) AS n FROM v_estimates WHERE {where} AND status = 'ok'
+                      AND {column} IS NOT NULL GROUP BY ALL ORDER BY n DESC, v""")
+    if vals.height == 0:
+        return preferred
+    return preferred if preferred in vals.get_column("v").to_list() else vals.get_column("v")[0]
+
+
+def _experiments(con) -> set[str]:
+    return set(_q(con, "SELECT DISTINCT experiment FROM scenarios").get_column("experiment").to_list())
+
+
+# ----------------------------------------------------------------------------------------------
+# pages
+# ----------------------------------------------------------------------------------------------
+
+
+def index_page(con) -> Page:
+    exps = _q(con, """
+        SELECT s.experiment, count(*) AS scenarios, count(*) FILTER (WHERE e.status = 'ok') AS predicted,
+               count(DISTINCT s.model_id) AS models, count(DISTINCT s.hardware_id) AS platforms
+        FROM scenarios s JOIN estimates e USING (experiment, scenario_id)
+        GROUP BY s.experiment ORDER BY s.experiment""")
+    run = _q(con, "SELECT * FROM runs")
+    cal = _q(con, """SELECT platform, framework, version, calibrated, n_rows FROM calibration
+                     ORDER BY platform, framework""")
+    head = headline_findings(con)
+    total = int(exps.get_column("scenarios").sum()) if exps.height else 0
+    code = run.get_column("genz_fingerprint")[0] if "genz_fingerprint" in run.columns and run.height else "?"
+    secs = [Section("Headline findings",
+                    "For each use case and model: the cheapest platform (per million output tokens, over the "
+                    "deployments searched) that meets the use case's SLO, and the resource that binds first "
+                    "for that deployment (from the requirement search). Platforms marked uncalibrated in the "
+                    "profiles table are predicted from their family or from priors and carry wider bands.",
+                    tables=[table(head, id="headline")]),
+            Section("Experiments", "", tables=[table(exps, id="experiments")]),
+            Section("Calibration profiles", "Profile versions are content hashes of their inputs and of the code.",
+                    tables=[table(cal, id="profiles")])]
+    return Page("index.html", "genz results",
+                f"{total:,} scenarios in {exps.height} experiments, estimated with genz {__version__} "
+                f"(code {code}).", secs)
+
+
+def headline_findings(con) -> pl.DataFrame:
+    """Per use case: the cheapest platform meeting the SLO, with model, cost and binding resource."""
+    dep = _q(con, "SELECT count(*) AS n FROM deployments").item()
+    if dep:
+        return _q(con, """
+            WITH best AS (
+              SELECT use_case, model, hardware, tp, pp, batch_size, usd_per_million_tokens, ttft_ms, tpot_ms,
+                     row_number() OVER (PARTITION BY use_case, model ORDER BY usd_per_million_tokens, hardware) AS rn
+              FROM deployments WHERE meets_slo AND usd_per_million_tokens IS NOT NULL),
+            bind AS (SELECT model, use_case, hardware, first(resource ORDER BY resource) AS binding_resource
+                     FROM requirements WHERE binding GROUP BY ALL)
+            SELECT b.use_case, b.hardware AS cheapest_platform, b.model, b.tp, b.pp, b.batch_size,
+                   round(b.usd_per_million_tokens, 3) AS usd_per_million_tokens, round(b.ttft_ms, 1) AS ttft_ms,
+                   round(b.tpot_ms, 2) AS tpot_ms, coalesce(bind.binding_resource, '-') AS binding_resource
+            FROM best b LEFT JOIN bind USING (model, use_case, hardware)
+            WHERE rn = 1 ORDER BY b.use_case, b.model""")
+    return _q(con, """
+        SELECT use_case, hardware_id AS cheapest_platform, model_id AS model, tp, pp, batch_size,
+               round(usd_per_million_tokens, 3) AS usd_per_million_tokens, round(ttft_ms, 1) AS ttft_ms,
+               round(tpot_ms, 2) AS tpot_ms, bottleneck AS binding_resource
+        FROM (SELECT *, row_number() OVER (PARTITION BY use_case, model_id
+                                           ORDER BY usd_per_million_tokens, hardware_id) rn
+              FROM v_slo WHERE meets_slo AND use_case IS NOT NULL AND usd_per_million_tokens IS NOT NULL)
+        WHERE rn = 1 ORDER BY use_case, model""")
+
+
+def usecases_page(con) -> Page:
+    alt = _alt()
+    exp = "usecase-comparison" if "usecase-comparison" in _experiments(con) else None
+    where = f"experiment = '{exp}'" if exp else "use_case IS NOT NULL"
+    model = _pick(con, "model_id", where, REFERENCE_MODEL)
+    pts = _q(con, f"""
+        SELECT use_case, hardware_id AS hardware, tp, batch_size, round(ttft_ms, 3) AS ttft_ms,
+               round(batch_size * 1000.0 / tpot_ms / num_devices, 3) AS decode_tok_s_per_device,
+               slo_ttft_ms, slo_tpot_ms, meets_slo
+        FROM v_slo
+        WHERE {where} AND model_id = '{model}' AND weight_dtype = 'bf16'
+              AND coalesce(framework, 'vllm') ILIKE 'vllm%'
+        ORDER BY use_case, hardware, tp, batch_size""")
+    secs = []
+    if pts.height:
+        base = alt.Chart(pts).encode(
+            x=alt.X("ttft_ms:Q", scale=alt.Scale(type="log"), title="TTFT (ms, log)"),
+            y=alt.Y("decode_tok_s_per_device:Q", scale=alt.Scale(type="log"),
+                    title="decode throughput (tokens/s per device, log)"))
+        points = base.mark_point(filled=True, opacity=0.7).encode(
+            color=alt.Color("hardware:N", title="platform"), shape=alt.Shape("meets_slo:N", title="meets SLO"),
+            tooltip=["use_case", "hardware", "tp", "batch_size", "ttft_ms", "decode_tok_s_per_device"])
+        rule = alt.Chart(pts).mark_rule(color="#c53030", strokeDash=[4, 3]).encode(x="mean(slo_ttft_ms):Q")
+        ch = alt.layer(points, rule).properties(width=230, height=180).facet(
+            facet=alt.Facet("use_case:N", title=None), columns=3)
+        secs.append(Section(
+            "TTFT vs decode throughput",
+            f"{model}, bf16, vLLM, every platform, TP 1–8 and batch 1–256. The dashed line is the use "
+            "case's TTFT bound; filled markers meet both TTFT and TPOT bounds.", charts=[_vl(ch)]))
+        bars = _q(con, f"""
+            SELECT use_case, hardware_id AS hardware, round(min(ttft_ms), 2) AS ttft_ms,
+                   round(min(tpot_ms), 3) AS tpot_ms, round(min(e2e_latency_ms), 1) AS e2e_latency_ms
+            FROM v_slo WHERE {where} AND model_id = '{model}' AND batch_size = 1 AND weight_dtype = 'bf16'
+            GROUP BY ALL ORDER BY use_case, hardware""")
+        long = bars.unpivot(index=["use_case", "hardware"], variable_name="metric", value_name="ms")
+        ch2 = alt.Chart(long).mark_bar().encode(
+            x=alt.X("hardware:N", title=None), y=alt.Y("ms:Q", title="ms"),
+            color=alt.Color("hardware:N", legend=None), tooltip=["use_case", "hardware", "metric", "ms"]
+        ).properties(width=200, height=140).facet(row=alt.Row("metric:N", title=None),
+                                                  column=alt.Column("use_case:N", title=None)
+                                                  ).resolve_scale(y="independent")
+        secs.append(Section("TTFT, TPOT and end-to-end latency at batch 1",
+                            "Best layout per platform (lowest latency over TP).", charts=[_vl(ch2)],
+                            tables=[table(bars, id="usecase-latency")]))
+    slo = _q(con, f"""SELECT DISTINCT use_case, input_tokens, output_tokens, slo_ttft_ms, slo_tpot_ms, slo_e2e_ms
+                      FROM scenarios WHERE use_case IS NOT NULL ORDER BY use_case""")
+    secs.append(Section("Use cases and SLOs", "From experiments/usecases.yaml (sources in the file).",
+                        tables=[table(slo, id="usecases")]))
+    return Page("usecases.html", "Use-case comparison",
+                "How the request shape and its SLO change what a deployment delivers.", secs)
+
+
+def models_page(con) -> Page:
+    alt = _alt()
+    exp = "model-comparison" if "model-comparison" in _experiments(con) else None
+    where = f"experiment = '{exp}'" if exp else "TRUE"
+    hw = _pick(con, "hardware_id", where, REFERENCE_HW)
+    uc = _pick(con, "use_case", where, "chat")
+    thr = _q(con, f"""
+        SELECT model_id AS model, batch_size,
+               round(max(batch_size * input_tokens * 1000.0 / ttft_ms / num_devices), 2) AS prefill,
+               round(max(batch_size * 1000.0 / tpot_ms / num_devices), 2) AS decode
+        FROM v_estimates
+        WHERE {where} AND status = 'ok' AND hardware_id = '{hw}' AND weight_dtype = 'bf16'
+              AND use_case = '{uc}'
+        GROUP BY ALL ORDER BY model, batch_size""")
+    secs = []
+    if thr.height:
+        long = thr.unpivot(index=["model", "batch_size"], variable_name="phase", value_name="tok_s_per_device")
+        ch = alt.Chart(long).mark_line(point=True).encode(
+            x=alt.X("batch_size:Q", scale=alt.Scale(type="log", base=2), title="batch size (log2)"),
+            y=alt.Y("tok_s_per_device:Q", scale=alt.Scale(type="log"), title="tokens/s per device (log)"),
+            color=alt.Color("model:N"), tooltip=["model", "batch_size", "phase", "tok_s_per_device"]
+        ).properties(width=420, height=300).facet(column=alt.Column("phase:N", title=None))
+        secs.append(Section("Throughput vs batch, per phase",
+                            f"The {uc} request shape on {hw}, bf16, best layout per batch. Prefill counts "
+                            "prompt tokens, decode output tokens.", charts=[_vl(ch)]))
+    nofit = _q(con, f"""
+        SELECT model_id AS model, hardware_id AS hardware, min(tp * pp) AS largest_layout_tried,
+               round(min(memory_per_device_gb), 1) AS needs_gb_per_device,
+               round(any_value(weights_per_device_gb), 1) AS weights_gb_per_device
+        FROM v_estimates WHERE {where} AND status LIKE 'does_not_fit%'
+              AND (model_id, hardware_id) NOT IN (SELECT model_id, hardware_id FROM v_estimates
+                                                  WHERE {where} AND status = 'ok')
+        GROUP BY ALL ORDER BY model, hardware""")
+    partial = _q(con, f"""
+        SELECT model_id AS model, hardware_id AS hardware, tp * pp AS devices, weight_dtype,
+               round(min(memory_per_device_gb), 1) AS needs_gb_per_device
+        FROM v_estimates WHERE {where} AND status LIKE 'does_not_fit%' AND batch_size = 1
+        GROUP BY ALL ORDER BY model, hardware, devices, weight_dtype""")
+    secs.append(Section("Models that do not fit",
+                        "Never fits on the platform in any layout tried, with the memory one device would need:",
+                        tables=[table(nofit, id="never-fits"),
+                                table(partial, id="does-not-fit", caption="Layouts that do not fit at batch 1")]))
+    sizes = _q(con, f"""
+        SELECT model_id AS model, count(*) AS scenarios, count(*) FILTER (WHERE status = 'ok') AS predicted,
+               round(median(tpot_ms) FILTER (WHERE status = 'ok'), 2) AS median_tpot_ms,
+               mode(decode_bottleneck) AS usual_decode_bound
+        FROM v_estimates WHERE {where} GROUP BY ALL ORDER BY model""")
+    secs.append(Section("Per model", "", tables=[table(sizes, id="models")]))
+    return Page("models.html", "Model comparison", "Dense, MoE, MLA, SSM and hybrid models side by side.", secs)
+
+
+def platforms_page(con) -> Page:
+    alt = _alt()
+    exp = "platform-comparison" if "platform-comparison" in _experiments(con) else None
+    where = f"experiment = '{exp}'" if exp else "TRUE"
+    model = _pick(con, "model_id", where, REFERENCE_MODEL)
+    uc = _pick(con, "use_case", where, "chat")
+    best = _q(con, f"""
+        WITH ok AS (SELECT * FROM v_slo WHERE {where} AND model_id = '{model}' AND use_case = '{uc}'
+                    AND meets_slo)
+        SELECT hardware_id AS hardware, round(max(throughput_tok_s_per_device), 2) AS tok_s_per_device,
+               round(max(1e6 / usd_per_million_tokens), 1) AS tokens_per_usd,
+               round(max(1.0 / energy_j_per_token), 3) AS tokens_per_joule,
+               round(min(usd_per_million_tokens), 3) AS usd_per_million_tokens
+        FROM ok GROUP BY ALL ORDER BY tok_s_per_device DESC""")
+    secs = []
+    if best.height:
+        long = best.select("hardware", "tok_s_per_device", "tokens_per_usd", "tokens_per_joule").unpivot(
+            index="hardware", variable_name="measure", value_name="value")
+        ch = alt.Chart(long).mark_bar().encode(
+            y=alt.Y("hardware:N", sort="-x", title=None), x=alt.X("value:Q", title=None),
+            color=alt.Color("hardware:N", legend=None), tooltip=["hardware", "measure", "value"]
+        ).properties(width=260, height=alt.Step(14)).facet(column=alt.Column("measure:N", title=None)).resolve_scale(
+            x="independent")
+        secs.append(Section(f"{uc} SLO: throughput per device, per dollar, per joule",
+                            f"{model}, best deployment meeting the {uc} SLO on each platform "
+                            "(tokens/s per device; output tokens per USD; output tokens per joule).",
+                            charts=[_vl(ch)], tables=[table(best, id="platform-best")]))
+    hw = _q(con, """SELECT platform, framework, calibrated, n_rows, compute, memory, network
+                    FROM calibration ORDER BY platform, framework""")
+    secs.append(Section("Which platforms are calibrated",
+                        "Uncalibrated platforms use their family's kernel-timing priors or the defaults; their "
+                        "uncertainty bands are wider.", tables=[table(hw, id="platform-calibration")]))
+    return Page("platforms.html", "Platform comparison",
+                "The same model and use case across hardware, absolute and per dollar and per joule.", secs)
+
+
+def requirements_page(con) -> Page:
+    alt = _alt()
+    req = _q(con, """SELECT model, use_case, hardware, resource, round(ratio, 3) AS ratio, status, binding
+                     FROM requirements ORDER BY model, use_case, hardware, resource""")
+    secs = []
+    if req.height:
+        hws = req.get_column("hardware").to_list()
+        ref = REFERENCE_HW if REFERENCE_HW in hws else max(sorted(set(hws)), key=hws.count)
+        hm = req.filter(pl.col("hardware") == ref)
+        hm = hm.with_columns(shown=pl.when(pl.col("status") == "unattainable").then(None).otherwise(pl.col("ratio")),
+                             label=pl.when(pl.col("status") == "unattainable").then(pl.lit("∞"))
+                             .when(pl.col("binding")).then(pl.format("{}*", pl.col("ratio").round(2)))
+                             .otherwise(pl.col("ratio").round(2).cast(pl.String)))
+        base = alt.Chart(hm).encode(x=alt.X("resource:N", title=None), y=alt.Y("use_case:N", title=None))
+        heat = base.mark_rect().encode(
+            color=alt.Color("shown:Q", scale=alt.Scale(scheme="orangered", type="log"),
+                            title="required / available"),
+            tooltip=["model", "use_case", "resource", "ratio", "status", "binding"])
+        txt = base.mark_text(fontSize=9).encode(text="label:N")
+        ch = alt.layer(heat, txt).properties(width=300, height=200).facet(facet=alt.Facet("model:N", title=None),
+                                                                           columns=2)
+        secs.append(Section(f"Resources needed on {ref}",
+                            "For the cheapest deployment of each model × use case, the minimum of each resource "
+                            "that still meets the SLO, relative to what the platform has (latency: the platform's "
+                            "over the tolerable). Above 1: the platform falls short; * binds first; ∞: this "
+                            "resource alone cannot reach the SLO.", charts=[_vl(ch)]))
+        bind = _q(con, """SELECT hardware, resource, count(*) AS binds_first
+                          FROM requirements WHERE binding GROUP BY ALL ORDER BY hardware, binds_first DESC""")
+        ch2 = alt.Chart(bind).mark_bar().encode(
+            x=alt.X("binds_first:Q", title="model × use case combinations"), y=alt.Y("hardware:N", title=None),
+            color=alt.Color("resource:N"), tooltip=["hardware", "resource", "binds_first"]
+        ).properties(width=500, height=alt.Step(16))
+        secs.append(Section("Which resource binds first", "", charts=[_vl(ch2)], tables=[table(bind, id="binding")]))
+        dep = _q(con, """SELECT model, use_case, hardware, meets_slo, tp, pp, ep, batch_size,
+                                round(ttft_ms, 1) AS ttft_ms, round(tpot_ms, 2) AS tpot_ms,
+                                round(goodput_tok_s_per_device, 1) AS goodput_tok_s_per_device,
+                                round(usd_per_million_tokens, 3) AS usd_per_million_tokens
+                         FROM deployments ORDER BY model, use_case, usd_per_million_tokens NULLS LAST""")
+        secs.append(Section("Deployment search", "Cheapest layout × batch meeting each SLO (else the fastest that "
+                            "runs, marked as not meeting it).", tables=[table(dep, id="deployments", limit=2000)]))
+    else:
+        secs.append(Section("No requirement search in this run",
+                            "Enable it in an experiment with `requirements: {enabled: true}`."))
+    return Page("requirements.html", "Platform requirements",
+                "What a platform needs to serve each use case within its SLO.", secs)
+
+
+def bottlenecks_page(con) -> Page:
+    alt = _alt()
+    hw_ref = _pick(con, "hardware_id", "TRUE", REFERENCE_HW)
+    split = _q(con, f"""
+        SELECT model_id AS model,
+               sum(prefill_compute_ms) AS prefill_compute, sum(prefill_memory_ms) AS prefill_memory,
+               sum(prefill_network_ms) AS prefill_network, sum(prefill_overhead_ms) AS prefill_overhead,
+               sum(decode_compute_ms) AS decode_compute, sum(decode_memory_ms) AS decode_memory,
+               sum(decode_network_ms) AS decode_network, sum(decode_overhead_ms) AS decode_overhead
+        FROM v_estimates WHERE status = 'ok' AND hardware_id = '{hw_ref}' GROUP BY ALL ORDER BY model""")
+    secs = []
+    if split.height:
+        long = split.unpivot(index="model", variable_name="k", value_name="ms").with_columns(
+            phase=pl.col("k").str.split("_").list.first(), resource=pl.col("k").str.split("_").list.last())
+        long = long.with_columns(share=pl.col("ms") / pl.col("ms").sum().over(["model", "phase"])).with_columns(
+            pl.col("share").round(4)).drop("ms", "k")
+        ch = alt.Chart(long).mark_bar().encode(
+            y=alt.Y("model:N", title=None), x=alt.X("share:Q", stack="normalize", title="share of time"),
+            color=alt.Color("resource:N", scale=alt.Scale(domain=["compute", "memory", "network", "overhead"])),
+            tooltip=["model", "phase", "resource", "share"]
+        ).properties(width=300, height=alt.Step(13)).facet(column=alt.Column("phase:N", title=None))
+        secs.append(Section("Where the time goes, per phase",
+                            f"All predicted scenarios on {hw_ref}, summed: compute-bound operators, "
+                            "memory-bound operators, collectives, and framework/launch overhead.", charts=[_vl(ch)]))
+    ops = _q(con, f"""
+        SELECT o.phase, o.operator, o.kind, s.model_id AS model,
+               round(sum(o.gflops) / nullif(sum(o.gbytes), 0), 4) AS flop_per_byte,
+               round(sum(o.gflops) / nullif(sum(o.time_ms), 0), 4) AS tflops_achieved,
+               first(o.bound) AS bound
+        FROM operators o JOIN scenarios s USING (experiment, scenario_id)
+        WHERE s.hardware_id = '{hw_ref}' AND o.kind IN ('gemm', 'attention') AND o.gbytes > 0
+        GROUP BY ALL HAVING sum(o.time_ms) > 0 ORDER BY model, phase, operator""")
+    if ops.height:
+        from .hardware import get_hardware
+
+        hw = get_hardware(hw_ref)
+        p_tf, bw = hw.peak_flops["bf16"] / 1e12, hw.hbm_bw / 1e9  # TFLOP/s, GB/s
+        ridge = p_tf * 1e3 / bw
+        roof = pl.DataFrame({"flop_per_byte": [0.1, ridge, 10000.0],
+                             "tflops_achieved": [0.1 * bw / 1e3, p_tf, p_tf]})
+        pts = alt.Chart(ops).mark_point(filled=True, opacity=0.6).encode(
+            x=alt.X("flop_per_byte:Q", scale=alt.Scale(type="log"), title="arithmetic intensity (FLOP/byte, log)"),
+            y=alt.Y("tflops_achieved:Q", scale=alt.Scale(type="log"), title="achieved TFLOP/s (log)"),
+            color=alt.Color("phase:N"), shape=alt.Shape("kind:N"),
+            tooltip=["model", "phase", "operator", "flop_per_byte", "tflops_achieved", "bound"])
+        line = alt.Chart(roof).mark_line(color="#2d3748").encode(x="flop_per_byte:Q", y="tflops_achieved:Q")
+        secs.append(Section(f"Roofline: operators on {hw_ref}",
+                            f"Each point is one operator of a sampled scenario (GEMMs and attention), placed by "
+                            f"FLOPs per HBM byte; the line is the bf16 roofline ({p_tf:.0f} TFLOP/s, "
+                            f"{bw:.0f} GB/s, ridge at {ridge:.0f} FLOP/byte).",
+                            charts=[_vl(alt.layer(line, pts).properties(width=640, height=380))]))
+    bb = _q(con, "SELECT * FROM v_bottlenecks ORDER BY model_id, phase, share DESC")
+    secs.append(Section("Bound per model and phase", "", tables=[table(bb.with_columns(pl.col("share").round(3)),
+                                                                       id="bottlenecks")]))
+    return Page("bottlenecks.html", "Bottlenecks",
+                "Per phase, how time splits into compute, memory and network, and where operators sit on the "
+                "roofline.", secs)
+
+
+def parallelism_page(con) -> Page:
+    alt = _alt()
+    exp = "parallelism-sweep" if "parallelism-sweep" in _experiments(con) else None
+    where = f"experiment = '{exp}'" if exp else "TRUE"
+    uc = _pick(con, "use_case", where, "chat")
+    prec = "fp8" if exp else "bf16"
+    fw = "trt%" if exp else "%"
+    pts = _q(con, f"""
+        SELECT model_id AS model, hardware_id AS hardware,
+               'tp' || tp || ' pp' || pp || ' ep' || ep || ' dp' || dp || ' cp' || cp AS layout,
+               batch_size, round(tpot_ms, 3) AS tpot_ms, round(throughput_tok_s_per_device, 3) AS tok_s_per_device
+        FROM v_estimates
+        WHERE {where} AND status = 'ok' AND use_case = '{uc}' AND weight_dtype = '{prec}'
+              AND coalesce(framework, 'trtllm') ILIKE '{fw}'
+        ORDER BY model, hardware, tpot_ms""")
+    secs = []
+    if pts.height:
+        # Pareto front per model x hardware: lowest TPOT for each throughput level
+        front = (pts.sort(["model", "hardware", "tpot_ms", "tok_s_per_device"], descending=[False, False, False, True])
+                 .with_columns(best=pl.col("tok_s_per_device").cum_max().over(["model", "hardware"]))
+                 .filter(pl.col("tok_s_per_device") >= pl.col("best")).drop("best"))
+        ch = alt.Chart(front).mark_line(point=True, interpolate="step-after").encode(
+            x=alt.X("tpot_ms:Q", scale=alt.Scale(type="log"), title="TPOT (ms, log)"),
+            y=alt.Y("tok_s_per_device:Q", scale=alt.Scale(type="log"), title="output tokens/s per device (log)"),
+            color=alt.Color("hardware:N"), tooltip=["model", "hardware", "layout", "batch_size", "tpot_ms",
+                                                    "tok_s_per_device"]
+        ).properties(width=280, height=220).facet(facet=alt.Facet("model:N", title=None), columns=3)
+        secs.append(Section("Latency vs throughput Pareto fronts",
+                            f"The {uc} request shape, {prec}: for every TP/PP/EP/DP layout and batch, "
+                            "the fronts of lowest TPOT for each throughput per device.", charts=[_vl(ch)]))
+        best = (front.sort("tok_s_per_device", descending=True).unique(["model", "hardware"], keep="first")
+                .sort("model", "hardware"))
+        secs.append(Section("Highest throughput per device on the front", "",
+                            tables=[table(best, id="parallelism-best")]))
+    return Page("parallelism.html", "Parallelism", "TP/PP/EP layouts: latency vs throughput per device.", secs)
+
+
+def calibration_page(con) -> Page:
+    alt = _alt()
+    val = _q(con, """SELECT platform, framework_key AS framework, metric, model_id AS model, value AS measured,
+                            round(predicted_oof, 4) AS predicted
+                     FROM validation WHERE predicted_oof > 0 ORDER BY platform, metric, model""")
+    secs = []
+    if val.height:
+        ch = alt.Chart(val).mark_point(opacity=0.5, filled=True, size=18).encode(
+            x=alt.X("measured:Q", scale=alt.Scale(type="log"), title="measured (log)"),
+            y=alt.Y("predicted:Q", scale=alt.Scale(type="log"), title="predicted, out of fold (log)"),
+            color=alt.Color("metric:N"), tooltip=["platform", "framework", "metric", "model", "measured", "predicted"]
+        ).properties(width=220, height=200).facet(facet=alt.Facet("platform:N", title=None), columns=4)
+        secs.append(Section("Parity: measured vs predicted (held-out models)",
+                            "Each point is a measured row predicted by a fit that never saw its model "
+                            "(5-fold cross-validation grouped by model). Units: ms for latencies, tokens/s for "
+                            "throughputs.", charts=[_vl(ch)]))
+    for name, by in (("platform", "platform, framework_key"), ("metric", "metric"),
+                     ("framework", "framework_key")):
+        t = _q(con, f"""SELECT {by}, count(*) AS rows, round(exp(avg(ln(rel_err + 1e-9))), 4) AS geomean_rel_err,
+                               round(median(value / predicted_oof), 3) AS median_measured_over_predicted
+                        FROM validation WHERE predicted_oof > 0 GROUP BY ALL ORDER BY ALL""")
+        secs.append(Section(f"Cross-validated error by {name}", "", tables=[table(t, id=f"error-{name}")]))
+    cov = _q(con, """
+        SELECT v.platform, count(*) AS rows,
+               round(avg(CASE WHEN v.value BETWEEN v.predicted_oof * c.lo AND v.predicted_oof * c.hi THEN 1 ELSE 0 END), 3)
+                 AS inside_band
+        FROM validation v JOIN (
+          SELECT platform, framework, metric, lo, hi FROM (
+            SELECT platform, framework, 'e2e_latency_ms' AS metric, band_e2e_latency_ms_low AS lo, band_e2e_latency_ms_high AS hi FROM calibration
+            UNION ALL SELECT platform, framework, 'ttft_ms', band_ttft_ms_low, band_ttft_ms_high FROM calibration
+            UNION ALL SELECT platform, framework, 'tpot_ms', band_tpot_ms_low, band_tpot_ms_high FROM calibration
+            UNION ALL SELECT platform, framework, 'max_throughput_tok_s', band_max_throughput_tok_s_low,
+                             band_max_throughput_tok_s_high FROM calibration)
+          WHERE framework = 'generic') c ON v.platform = c.platform AND v.metric = c.metric
+        WHERE v.predicted_oof > 0 GROUP BY ALL ORDER BY v.platform""")
+    secs.append(Section("Band coverage",
+                        "Share of measured rows inside the platform's 80 % band around the out-of-fold prediction "
+                        "(the bands are sized so that held-out coverage is 80 % overall; the per-platform share "
+                        "shows where they are tighter or looser).", tables=[table(cov, id="coverage")]))
+    used = _q(con, """SELECT profile, count(*) AS estimates FROM estimates WHERE status = 'ok'
+                      GROUP BY ALL ORDER BY estimates DESC""")
+    secs.append(Section("Profile used by each estimate", "", tables=[table(used, id="profile-usage")]))
+    prof = _q(con, """SELECT platform, framework, version, calibrated, n_rows, round(compute, 3) AS compute,
+                             round(memory, 3) AS memory, round(network, 3) AS network,
+                             round(step_overhead_s * 1e3, 3) AS step_overhead_ms,
+                             round(kernel_overhead_s * 1e6, 2) AS kernel_overhead_us
+                      FROM calibration ORDER BY platform, framework""")
+    secs.append(Section("Fitted factors", "", tables=[table(prof, id="factors")]))
+    return Page("calibration.html", "Calibration",
+                "How wrong the model is likely to be: errors on models the fit has not seen.", secs)
+
+
+BUILDERS = [index_page, usecases_page, models_page, platforms_page, requirements_page, bottlenecks_page,
+            parallelism_page, calibration_page]
+
+
+# ----------------------------------------------------------------------------------------------
+# rendering
+# ----------------------------------------------------------------------------------------------
+
+
+def _script_json(v) -> str:
+    """JSON safe to place inside a <script> element (no '<', '>', '&' that HTML would parse)."""
+    from markupsafe import Markup
+
+    text = json.dumps(v, sort_keys=True, separators=(",", ":"), default=str)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+def _env(templates: str | Path) -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["num"] = fmt_num
+    env.filters["tojson_sorted"] = _script_json
+    return env
+
+
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -53,36 +561,24 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def index_context(con) -> dict:
-    """Numbers for the index page."""
-    exps = con.sql("""
-        SELECT s.experiment, count(*) AS scenarios,
-               count(*) FILTER (WHERE e.status = 'ok') AS predicted,
-               count(DISTINCT s.model_id) AS models, count(DISTINCT s.hardware_id) AS platforms
-        FROM scenarios s JOIN estimates e USING (experiment, scenario_id)
-        GROUP BY s.experiment ORDER BY s.experiment""").pl()
-    cal = con.sql("""SELECT platform, framework, version, calibrated, n_rows FROM calibration
-                     ORDER BY platform, framework""").pl()
-    run = con.sql("SELECT * FROM runs").pl()
-    return {"experiments": exps.to_dicts(), "calibration": cal.to_dicts(),
-            "total_scenarios": int(exps.get_column("scenarios").sum()) if exps.height else 0,
-            "run": run.to_dicts()[0] if run.height else {}}
-
-
 def render(db_path: str | Path, out_dir: str | Path, templates: str | Path | None = None) -> list[Path]:
-    """Render every report page into ``out_dir`` (built aside, then swapped in)."""
+    """Render every report page into ``out_dir``."""
     out_dir = Path(out_dir)
     templates = Path(templates) if templates else TEMPLATES
     env = _env(templates)
+    generated = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     con = connect(db_path)
     try:
-        ctx = {"version": __version__, "generated_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
-        pages = {"index.html": env.get_template("index.html.j2").render(**ctx, **index_context(con))}
+        pages = [b(con) for b in BUILDERS]
     finally:
         con.close()
+    tpl = env.get_template("page.html.j2")
+    bundle = vega_bundle()
     written = []
-    for name, html in pages.items():
-        p = out_dir / name
+    for page in pages:
+        html = tpl.render(page=page, nav=PAGES, version=__version__, generated_at=generated,
+                          vega_bundle=bundle if any(s.charts for s in page.sections) else "")
+        p = out_dir / page.file
         _write(p, html)
         written.append(p)
     return written
@@ -102,8 +598,3 @@ def run_summary(db_path: str | Path, reports: str | Path, seconds: float) -> str
         con.close()
     return (f"genz: {n[0]:,} scenarios in {exps} experiments ({n[1]:,} predicted, {ops:,} operator rows) "
             f"in {seconds:.0f} s; warehouse {db_path}; reports {Path(reports) / 'index.html'}")
-
-
-def frame(con, sql: str) -> pl.DataFrame:
-    """A query as a polars frame (for report builders)."""
-    return con.sql(sql).pl()

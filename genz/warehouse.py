@@ -95,7 +95,7 @@ def _load(con, estimates, operators, measurements, profiles, validation, require
         raise GenzError("warehouse: no estimate shards given")
     con.execute("SET preserve_insertion_order = true")
     est = _files(estimates)
-    con.execute(f"CREATE TEMP VIEW raw AS SELECT * FROM read_parquet({est!r}, union_by_name = true)")
+    con.execute(f"CREATE TEMP VIEW raw AS SELECT * FROM read_parquet({est!r}, union_by_name = true, hive_partitioning = false)")
     cols = [r[0] for r in con.execute("DESCRIBE raw").fetchall()]
     scen = [c for c in SCENARIO_COLS if c in cols] + sorted(c for c in cols if c.startswith("axis_"))
     con.execute(f"CREATE TABLE scenarios AS SELECT {', '.join(scen)} FROM raw ORDER BY experiment, scenario_id")
@@ -116,7 +116,7 @@ def _load(con, estimates, operators, measurements, profiles, validation, require
     )
     ops = _files(operators)
     if ops:
-        con.execute(f"CREATE TABLE operators AS SELECT * FROM read_parquet({ops!r}, union_by_name = true) "
+        con.execute(f"CREATE TABLE operators AS SELECT * FROM read_parquet({ops!r}, union_by_name = true, hive_partitioning = false) "
                     "ORDER BY experiment, scenario_id, phase")
     else:
         con.execute("CREATE TABLE operators (experiment VARCHAR, scenario_id VARCHAR, phase VARCHAR, "
@@ -136,14 +136,14 @@ def _load(con, estimates, operators, measurements, profiles, validation, require
                     "predicted_oof DOUBLE, rel_err DOUBLE, platform VARCHAR, framework_key VARCHAR)")
     req = _files(requirements)
     if req:
-        con.execute(f"CREATE TABLE requirements AS SELECT * FROM read_parquet({req!r}, union_by_name = true)")
+        con.execute(f"CREATE TABLE requirements AS SELECT * FROM read_parquet({req!r}, union_by_name = true, hive_partitioning = false)")
     else:
         con.execute("CREATE TABLE requirements (experiment VARCHAR, model VARCHAR, use_case VARCHAR, "
                     "hardware VARCHAR, resource VARCHAR, required DOUBLE, available DOUBLE, unit VARCHAR, "
                     "ratio DOUBLE, status VARCHAR, binding BOOLEAN)")
     dep = _files(deployments)
     if dep:
-        con.execute(f"CREATE TABLE deployments AS SELECT * FROM read_parquet({dep!r}, union_by_name = true)")
+        con.execute(f"CREATE TABLE deployments AS SELECT * FROM read_parquet({dep!r}, union_by_name = true, hive_partitioning = false)")
     else:
         con.execute("CREATE TABLE deployments (experiment VARCHAR, model VARCHAR, use_case VARCHAR, hardware VARCHAR, "
                     "meets_slo BOOLEAN, usd_per_million_tokens DOUBLE)")

@@ -84,6 +84,7 @@ def test_tiny_grid_end_to_end(project):
     est = con.sql("SELECT * FROM v_estimates ORDER BY scenario_id").pl()
     con.close()
     assert est.height == n == 24
+    assert set(est.get_column("hardware").to_list()) == {"H100-SXM-80GB", "MI300X"}  # as written in the grid
     assert est.get_column("scenario_id").n_unique() == n
     # the warehouse holds exactly what the engine says when called directly with the same profiles
     rows = pl.concat([X.shard_rows(exp, h, i, 1000) for h, i in X.shards(exp, 1000)])

@@ -1,11 +1,13 @@
-# Calibration: per-platform profiles (each depends only on its own measurements and the kernel
-# timings), cross-validation bands over all measurements, and the merged profiles file.
+# Calibration: per-platform profiles (a measured platform's depends only on its own measurements and
+# the kernel timings; an unmeasured platform's is derived from the measured platforms' profiles),
+# cross-validation bands over all measurements, and the merged profiles file.
 
 
 rule fit_platform:
     input:
         measurements=platform_measurements,
         operators=OPERATOR_FILES,
+        peers=platform_peers,
     output:
         "results/calibration/profiles/{platform}.json",
     params:

@@ -86,6 +86,13 @@ def platform_measurements(wildcards):
     return sorted(str(p) for p in d.glob("*.csv")) if d else []
 
 
+def platform_peers(wildcards):
+    """For a platform without measurements: the measured platforms' profiles it is derived from."""
+    if wildcards.platform in MEASURED:
+        return []
+    return [f"results/calibration/profiles/{p}.json" for p in sorted(MEASURED)]
+
+
 def platform_name(wildcards):
     """Hardware preset id (or YAML path) behind a platform slug."""
     if wildcards.platform in GRID_HARDWARE:

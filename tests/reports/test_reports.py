@@ -1,0 +1,108 @@
+"""Reports: every page opens in headless Chromium without console errors or failed requests, every
+chart draws, and the numbers on a page equal the warehouse's for the same query."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from genz import reporting
+from tests.workflow.test_pipeline import run_api
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """The smoke pipeline run once; its reports and warehouse are shared by the tests here."""
+    from tests.workflow.conftest import make_project
+
+    project = make_project(tmp_path_factory.mktemp("rep") / "proj")
+    # a requirement search in the tiny run too, so the requirements page has content
+    spec = project / "experiments" / "smoke.yaml"
+    spec.write_text(spec.read_text() + "requirements:\n  enabled: true\n")
+    run_api(project)
+    return project
+
+
+def test_every_page_is_written_and_reasonably_small(built):
+    out = built / "reports" / "all"
+    for file, _ in reporting.PAGES:
+        p = out / file
+        assert p.exists(), file
+        assert p.stat().st_size < 5_000_000, (file, p.stat().st_size)
+        html = p.read_text()
+        assert "http://" not in re.sub(r'xmlns[^"]*"http://[^"]*"', "", html.replace("http://www.w3.org", "")) or \
+            "src=\"http" not in html  # nothing fetched from the network
+        assert 'src="http' not in html and "href=\"http" not in html
+
+
+def test_output_is_deterministic(built, tmp_path):
+    db = built / "results" / "warehouse.duckdb"
+    a = reporting.render(db, tmp_path / "a", templates=built / "reports" / "templates")
+    b = reporting.render(db, tmp_path / "b", templates=built / "reports" / "templates")
+    for x, y in zip(a, b):
+        strip = lambda t: re.sub(r"generated \d{4}-\d\d-\d\d \d\d:\d\d UTC", "", t)  # noqa: E731
+        assert strip(x.read_text()) == strip(y.read_text()), x.name
+
+
+def test_numbers_on_the_page_match_the_warehouse(built):
+    db = built / "results" / "warehouse.duckdb"
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        want = con.execute("SELECT experiment, count(*) FROM scenarios GROUP BY ALL ORDER BY experiment").fetchall()
+        head = con.execute("""SELECT use_case, model, round(min(usd_per_million_tokens), 3) FROM deployments
+                              WHERE meets_slo GROUP BY ALL ORDER BY use_case, model""").fetchall()
+    finally:
+        con.close()
+    html = (built / "reports" / "all" / "index.html").read_text()
+    table = html.split('id="experiments"')[1].split("</table>")[0]
+    for exp, n in want:
+        assert re.search(rf"<td>{re.escape(exp)}</td><td class=\"num\" data-v=\"{n}\">", table), (exp, n)
+    headline = html.split('id="headline"')[1].split("</table>")[0]
+    rows = headline.split("<tr>")[2:]
+    assert len(rows) == len(head)
+    for (uc, model, cost), row in zip(head, rows):
+        assert f"<td>{uc}</td>" in row and f"<td>{model}</td>" in row and f'data-v="{cost}"' in row, (uc, cost, row)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium); .ci/run installs it")
+def test_pages_render_in_headless_chromium(built):
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover
+        pytest.skip("playwright is not installed (pip install -e '.[test]')")
+    out = built / "reports" / "all"
+    problems: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--disable-sync", "--disable-quic"])
+        try:
+            for file, _ in reporting.PAGES:
+                page = browser.new_page()
+                page.on("console", lambda m, f=file: problems.append(f"{f}: console {m.type}: {m.text}")
+                        if m.type in ("error", "warning") else None)
+                page.on("pageerror", lambda e, f=file: problems.append(f"{f}: page error: {e}"))
+                page.on("requestfailed", lambda r, f=file: problems.append(f"{f}: failed request {r.url}"))
+                page.on("request", lambda r, f=file: problems.append(f"{f}: network request {r.url}")
+                        if not r.url.startswith(("file:", "data:", "blob:", "about:")) else None)
+                page.goto((out / file).as_uri())
+                charts = page.locator("div.chart")
+                n = charts.count()
+                if n:
+                    page.wait_for_function(
+                        f"document.querySelectorAll('div.chart svg').length >= {n}", timeout=30_000)
+                drawn = page.locator("div.chart svg").count()
+                if drawn < n:
+                    problems.append(f"{file}: {drawn} of {n} charts drawn")
+                if file != "index.html":
+                    assert n >= 1 or "No requirement search" in page.content(), file
+                page.close()
+        finally:
+            browser.close()
+    assert not problems, "\n".join(problems)
