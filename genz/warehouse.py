@@ -114,14 +114,10 @@ def _load(con, estimates, operators, measurements, profiles, validation, require
         f"CREATE TABLE estimates AS SELECT {', '.join('r.' + c for c in pred)}, {', '.join(band_cols)} "
         "FROM raw r LEFT JOIN calibration c ON r.profile = c.profile ORDER BY r.experiment, r.scenario_id"
     )
-    ops = _files(operators)
-    if ops:
-        con.execute(f"CREATE TABLE operators AS SELECT * FROM read_parquet({ops!r}, union_by_name = true, hive_partitioning = false) "
-                    "ORDER BY experiment, scenario_id, phase")
-    else:
-        con.execute("CREATE TABLE operators (experiment VARCHAR, scenario_id VARCHAR, phase VARCHAR, "
-                    "layer_group VARCHAR, operator VARCHAR, kind VARCHAR, layers DOUBLE, gflops DOUBLE, gbytes DOUBLE, "
-                    "net_gbytes DOUBLE, time_ms DOUBLE, bound VARCHAR)")
+    _parquet_table(con, "operators", operators, "ORDER BY experiment, scenario_id, phase",
+                   "experiment VARCHAR, scenario_id VARCHAR, phase VARCHAR, layer_group VARCHAR, operator VARCHAR, "
+                   "kind VARCHAR, layers DOUBLE, gflops DOUBLE, gbytes DOUBLE, net_gbytes DOUBLE, time_ms DOUBLE, "
+                   "bound VARCHAR")
     if measurements:
         meas = load_measurement_files(measurements)
         con.register("meas_df", meas)
@@ -134,19 +130,12 @@ def _load(con, estimates, operators, measurements, profiles, validation, require
     else:
         con.execute("CREATE TABLE validation (model VARCHAR, hardware VARCHAR, metric VARCHAR, value DOUBLE, "
                     "predicted_oof DOUBLE, rel_err DOUBLE, platform VARCHAR, framework_key VARCHAR)")
-    req = _files(requirements)
-    if req:
-        con.execute(f"CREATE TABLE requirements AS SELECT * FROM read_parquet({req!r}, union_by_name = true, hive_partitioning = false)")
-    else:
-        con.execute("CREATE TABLE requirements (experiment VARCHAR, model VARCHAR, use_case VARCHAR, "
-                    "hardware VARCHAR, resource VARCHAR, required DOUBLE, available DOUBLE, unit VARCHAR, "
-                    "ratio DOUBLE, status VARCHAR, binding BOOLEAN)")
-    dep = _files(deployments)
-    if dep:
-        con.execute(f"CREATE TABLE deployments AS SELECT * FROM read_parquet({dep!r}, union_by_name = true, hive_partitioning = false)")
-    else:
-        con.execute("CREATE TABLE deployments (experiment VARCHAR, model VARCHAR, use_case VARCHAR, hardware VARCHAR, "
-                    "meets_slo BOOLEAN, usd_per_million_tokens DOUBLE)")
+    _parquet_table(con, "requirements", requirements, "",
+                   "experiment VARCHAR, model VARCHAR, use_case VARCHAR, hardware VARCHAR, resource VARCHAR, "
+                   "required DOUBLE, available DOUBLE, unit VARCHAR, ratio DOUBLE, status VARCHAR, binding BOOLEAN")
+    _parquet_table(con, "deployments", deployments, "",
+                   "experiment VARCHAR, model VARCHAR, use_case VARCHAR, hardware VARCHAR, meets_slo BOOLEAN, "
+                   "usd_per_million_tokens DOUBLE")
     run_df = pl.DataFrame([{k: (json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for k, v in run.items()}]) \
         if run else pl.DataFrame({"run_id": ["unknown"]})
     con.register("run_df", run_df)
@@ -158,6 +147,16 @@ def _load(con, estimates, operators, measurements, profiles, validation, require
     tables = ("scenarios", "estimates", "operators", "measurements", "calibration", "validation", "requirements",
               "deployments", "runs")
     return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in tables}
+
+
+def _parquet_table(con, name: str, files, order: str, empty_columns: str) -> None:
+    """Table ``name`` from exactly these parquet files (one bulk read), or empty with these columns."""
+    paths = _files(files)
+    if paths:
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet({paths!r}, union_by_name = true, "
+                    f"hive_partitioning = false) {order}")
+    else:
+        con.execute(f"CREATE TABLE {name} ({empty_columns})")
 
 
 def _comment_columns(con) -> None:
