@@ -10,14 +10,13 @@ over all its rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
 from . import dtypes
 from .efficiency import DEFAULT, Efficiency
-from .engine import Estimate, Inputs, estimate
+from .engine import Estimate, Inputs
 from .errors import GenzError
 from .hardware import Hardware, get_hardware
 from .modelspec import ModelSpec
@@ -25,21 +24,7 @@ from .profiles import ProfileSet, default_profiles
 from .scenarios import METRICS, normalize
 from .zoo import get_model
 
-#: prediction columns (besides per-metric columns)
-OUTPUT_COLUMNS = (
-    "predicted", "predicted_low", "predicted_high", "bottleneck", "status", "calibration",
-)
-
 GB = 1e9
-
-
-@dataclass
-class Resolved:
-    """Models and hardware resolved for a normalized frame."""
-
-    models: dict[str, ModelSpec]
-    hardware: dict[str, Hardware]
-    errors: dict[tuple[str, str], str]
 
 
 def _resolve(norm: pl.DataFrame) -> tuple[dict, dict, pl.Series]:
@@ -112,8 +97,6 @@ def build_inputs(rows: pl.DataFrame, hws: list[Hardware], hw_idx: np.ndarray,
     def i(c):
         return rows.get_column(c).to_numpy().astype(float)
 
-    adt = rows.get_column("_act_dtype").to_numpy()
-    kdt = rows.get_column("_kv_dtype").to_numpy()
     def b(col):
         """bytes per element of a dtype column"""
         return rows.get_column(col).replace_strict({k: dtypes.bytes_per_element(k) for k in dtypes.BITS},
@@ -226,7 +209,7 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
     hw_pos = {k: j for j, k in enumerate(hw_names)}
     model_code = norm.get_column("_model").replace_strict({m: i for i, m in enumerate(models)}, default=-1,
                                                           return_dtype=pl.Int64).to_numpy()
-    for mi, (mname, spec) in enumerate(models.items()):
+    for mi, spec in enumerate(models.values()):
         sel = np.nonzero(ok & (model_code == mi))[0]
         if len(sel) == 0:
             continue

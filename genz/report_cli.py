@@ -43,7 +43,6 @@ def print_table(df: pl.DataFrame, csv: bool = False, title: str = "", columns: l
     if csv:
         sys.stdout.write(df.write_csv())
         return
-    from rich.console import Console
     from rich.table import Table
 
     cols = columns or df.columns
@@ -64,7 +63,6 @@ def print_estimate(res, ops: bool = False, as_json: bool = False) -> None:
             payload["operators"] = res.operators.to_dicts()
         print(json.dumps(payload, indent=2, default=str))
         return
-    from rich.console import Console
     from rich.table import Table
 
     con = _console()

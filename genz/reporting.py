@@ -239,7 +239,7 @@ def usecases_page(con) -> Page:
         secs.append(Section("TTFT, TPOT and end-to-end latency at batch 1",
                             "Best layout per platform (lowest latency over TP).", charts=[_vl(ch2)],
                             tables=[table(bars, id="usecase-latency")]))
-    slo = _q(con, f"""SELECT DISTINCT use_case, input_tokens, output_tokens, slo_ttft_ms, slo_tpot_ms, slo_e2e_ms
+    slo = _q(con, """SELECT DISTINCT use_case, input_tokens, output_tokens, slo_ttft_ms, slo_tpot_ms, slo_e2e_ms
                       FROM scenarios WHERE use_case IS NOT NULL ORDER BY use_case""")
     secs.append(Section("Use cases and SLOs", "From experiments/usecases.yaml (sources in the file).",
                         tables=[table(slo, id="usecases")]))
