@@ -300,7 +300,7 @@ class FitResult:
 
 
 #: prior width of hardware-side factors that kernel timings pinned for the platform's family
-OP_SIGMA = {"compute": 0.15, "memory": 0.12, "network": 0.25}
+OP_SIGMA = {"compute": 0.15, "memory": 0.12, "network": 0.10}
 #: factors that kernel timings determine (the rest are overheads of the serving software)
 OP_FACTORS = ("compute", "memory", "network", "gemm_m_half")
 
