@@ -359,14 +359,21 @@ def requirements_page(con) -> Page:
                             "For the cheapest deployment of each model × use case, the minimum of each resource "
                             "that still meets the SLO, relative to what the platform has (latency: the platform's "
                             "over the tolerable). Above 1: the platform falls short; * binds first; ∞: this "
-                            "resource alone cannot reach the SLO.", charts=[_vl(ch)]))
+                            "resource alone cannot reach the SLO (a row of ∞ only: no single resource does, fixed "
+                            "overheads bind). A model that fits no layout of up to 8 devices is shown at its largest "
+                            "layout, so memory capacity says how much HBM it lacks.", charts=[_vl(ch)]))
         bind = _q(con, """SELECT hardware, resource, count(*) AS binds_first
-                          FROM requirements WHERE binding GROUP BY ALL ORDER BY hardware, binds_first DESC""")
+                          FROM (SELECT model, use_case, hardware,
+                                       coalesce(any_value(resource) FILTER (WHERE binding), 'none alone') AS resource
+                                FROM requirements GROUP BY ALL)
+                          GROUP BY ALL ORDER BY hardware, binds_first DESC, resource""")
         ch2 = alt.Chart(bind).mark_bar().encode(
             x=alt.X("binds_first:Q", title="model × use case combinations"), y=alt.Y("hardware:N", title=None),
             color=alt.Color("resource:N"), tooltip=["hardware", "resource", "binds_first"]
         ).properties(width=500, height=alt.Step(16))
-        secs.append(Section("Which resource binds first", "", charts=[_vl(ch2)], tables=[table(bind, id="binding")]))
+        secs.append(Section("Which resource binds first",
+                            "Per model × use case, the resource with the highest required/available ratio; "
+                            "'none alone' where no single resource reaches the SLO.", charts=[_vl(ch2)], tables=[table(bind, id="binding")]))
         dep = _q(con, """SELECT model, use_case, hardware, meets_slo, tp, pp, ep, batch_size,
                                 round(ttft_ms, 1) AS ttft_ms, round(tpot_ms, 2) AS tpot_ms,
                                 round(goodput_tok_s_per_device, 1) AS goodput_tok_s_per_device,

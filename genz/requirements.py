@@ -147,9 +147,12 @@ def platform_requirements(rows: pl.DataFrame, profiles: ProfileSet | None = None
     if not out:
         return pl.DataFrame()
     res = pl.concat(out).sort("_row", "resource")
-    binding = (res.filter(pl.col("status") != "not binding")
-               .with_columns(r=pl.when(pl.col("status") == "unattainable").then(float("inf")).otherwise(pl.col("ratio")))
-               .sort("_row", "r", descending=[False, True]).unique("_row", keep="first", maintain_order=True)
+    # the binding resource: the highest finite ratio. One that cannot reach the SLO however much of it
+    # there is (unattainable) is limited by something else, so it never binds; where every resource is
+    # unattainable, none binds (fixed overheads or another platform limit do).
+    binding = (res.filter(pl.col("status") == "ok")
+               .sort("_row", "ratio", "resource", descending=[False, True, False])
+               .unique("_row", keep="first", maintain_order=True)
                .select("_row", pl.col("resource").alias("_bind")))
     res = res.join(binding, on="_row", how="left").with_columns(binding=pl.col("resource") == pl.col("_bind")) \
         .drop("_bind").with_columns(pl.col("binding").fill_null(False))
@@ -231,8 +234,11 @@ def deployment_search(models: list[str], use_cases: dict[str, dict], hardware: l
     # combinations where no layout up to max_devices even runs
     combos = cand.select(keys).unique()
     none_run = combos.join(pred.filter(pl.col("status") == "ok").select(keys).unique(), on=keys, how="anti")
-    why = (pred.join(none_run, on=keys).sort([*keys, "tp", "pp"], descending=[False, False, False, True, True])
-           .unique(keys, keep="first", maintain_order=True).select(*keys, "status")
+    # (the largest layout at the smallest batch, so the requirement search says how much is missing)
+    layout = ["tp", "pp", "ep", "batch_size"]
+    why = (pred.join(none_run, on=keys).sort([*keys, *layout], descending=[False] * 3 + [True, True, True, False])
+           .unique(keys, keep="first", maintain_order=True)
+           .select(*keys, *layout, *[c for c in cand.columns if c not in (*keys, *layout)], "status")
            .with_columns(meets_slo=pl.lit(False)))
     deployments = pl.concat([best, fallback, why], how="diagonal_relaxed").sort(keys)
     fronts = [pareto(g) for _, g in meeting.group_by(keys, maintain_order=True)] if meeting.height else []

@@ -130,3 +130,21 @@ def test_deployment_search_picks_a_deployment_meeting_the_slo():
     front = res["pareto"]
     assert front.height >= 1
     assert front.get_column("tpot_ms").is_sorted()
+
+
+def test_a_model_that_fits_nowhere_reports_the_memory_it_lacks():
+    """DeepSeek-V3 in bf16 on 8 × H100-80GB: 671 B parameters × 2 B / 8 devices = 167.8 GB of
+    weights per device before KV and workspace, so no layout up to 8 devices runs. The search keeps
+    the largest layout (TP8, EP8, batch 1) and reports the HBM it lacks: at least 167.8 / 80 = 2.10×,
+    and memory capacity binds; compute, bandwidths and latency alone cannot help (∞, never binding)."""
+    from genz.requirements import search
+
+    res = search(["deepseek-ai/DeepSeek-V3"], ["chat"], ["H100-SXM-80GB"], ROOT / "experiments" / "usecases.yaml",
+                 uncalibrated())
+    d = res["deployments"].row(0, named=True)
+    assert (d["tp"], d["pp"], d["batch_size"]) == (8, 1, 1) and d["status"].startswith("does_not_fit")
+    req = {r["resource"]: r for r in res["requirements"].iter_rows(named=True)}
+    cap = req["memory_capacity"]
+    assert cap["binding"] and cap["status"] == "ok" and 2.09 < cap["ratio"] < 2.3, cap
+    for r in ("compute", "memory_bandwidth", "interconnect_bandwidth", "interconnect_latency"):
+        assert req[r]["status"] == "unattainable" and not req[r]["binding"], req[r]
