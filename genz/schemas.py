@@ -32,9 +32,9 @@ class MeasurementFrame(pa.DataFrameModel):
     tp: pl.Int64 = pa.Field(nullable=True, ge=1, description="tensor-parallel degree")
     pp: pl.Int64 = pa.Field(nullable=True, ge=1, description="pipeline-parallel degree")
     ep: pl.Int64 = pa.Field(nullable=True, ge=1, description="expert-parallel degree")
-    weight_dtype: str = pa.Field(nullable=True)
-    act_dtype: str = pa.Field(nullable=True)
-    kv_dtype: str = pa.Field(nullable=True)
+    weight_dtype: str = pa.Field(nullable=True, description="weight precision (bf16, fp8, int4, ...)")
+    act_dtype: str = pa.Field(nullable=True, description="activation / matmul precision")
+    kv_dtype: str = pa.Field(nullable=True, description="KV-cache precision")
     batch_size: pl.Int64 = pa.Field(nullable=True, ge=1, description="requests processed together")
     input_tokens: pl.Int64 = pa.Field(ge=1, description="prompt tokens per request")
     output_tokens: pl.Int64 = pa.Field(ge=1, description="generated tokens per request")
@@ -131,15 +131,15 @@ class EstimateFrame(pa.DataFrameModel):
     input_tokens: pl.Int64 = pa.Field(ge=1, nullable=True, description="prompt tokens per request")
     output_tokens: pl.Int64 = pa.Field(ge=1, nullable=True, description="generated tokens per request")
     batch_size: pl.Int64 = pa.Field(ge=1, nullable=True, description="requests processed together")
-    tp: pl.Int64 = pa.Field(ge=1, nullable=True)
-    pp: pl.Int64 = pa.Field(ge=1, nullable=True)
-    ep: pl.Int64 = pa.Field(ge=1, nullable=True)
-    dp: pl.Int64 = pa.Field(ge=1, nullable=True)
-    cp: pl.Int64 = pa.Field(ge=1, nullable=True)
+    tp: pl.Int64 = pa.Field(ge=1, nullable=True, description="tensor-parallel degree")
+    pp: pl.Int64 = pa.Field(ge=1, nullable=True, description="pipeline-parallel degree (stages)")
+    ep: pl.Int64 = pa.Field(ge=1, nullable=True, description="expert-parallel degree (MoE)")
+    dp: pl.Int64 = pa.Field(ge=1, nullable=True, description="data-parallel replicas")
+    cp: pl.Int64 = pa.Field(ge=1, nullable=True, description="context (sequence) parallel degree")
     num_devices: pl.Int64 = pa.Field(ge=1, nullable=True, description="accelerators in the deployment")
-    weight_dtype: str = pa.Field(nullable=True)
-    act_dtype: str = pa.Field(nullable=True)
-    kv_dtype: str = pa.Field(nullable=True)
+    weight_dtype: str = pa.Field(nullable=True, description="weight precision (bf16, fp8, int4, ...)")
+    act_dtype: str = pa.Field(nullable=True, description="activation / matmul precision")
+    kv_dtype: str = pa.Field(nullable=True, description="KV-cache precision")
     slo_ttft_ms: pl.Float64 = pa.Field(gt=0, nullable=True, description="use case's TTFT bound, ms")
     slo_tpot_ms: pl.Float64 = pa.Field(gt=0, nullable=True, description="use case's TPOT bound, ms")
     slo_e2e_ms: pl.Float64 = pa.Field(gt=0, nullable=True, description="use case's end-to-end bound, ms")
@@ -147,12 +147,16 @@ class EstimateFrame(pa.DataFrameModel):
     tpot_ms: pl.Float64 = pa.Field(gt=0, nullable=True, description="mean decode step, ms")
     e2e_latency_ms: pl.Float64 = pa.Field(gt=0, nullable=True, description="whole batch, ms")
     throughput_tok_s: pl.Float64 = pa.Field(gt=0, nullable=True, description="output tokens/s, whole system")
-    throughput_tok_s_per_device: pl.Float64 = pa.Field(gt=0, nullable=True)
+    throughput_tok_s_per_device: pl.Float64 = pa.Field(gt=0, nullable=True,
+                                                       description="output tokens/s per device")
     max_throughput_tok_s: pl.Float64 = pa.Field(gt=0, nullable=True, description="max-load output tokens/s")
-    memory_per_device_gb: pl.Float64 = pa.Field(ge=0, nullable=True)
-    energy_j_per_token: pl.Float64 = pa.Field(ge=0, nullable=True)
-    usd_per_million_tokens: pl.Float64 = pa.Field(ge=0, nullable=True)
-    bottleneck: str = pa.Field(nullable=True, isin=["compute", "memory", "network", "overhead"])
+    memory_per_device_gb: pl.Float64 = pa.Field(ge=0, nullable=True,
+                                                description="HBM used per device: weights + KV + activations, GB")
+    energy_j_per_token: pl.Float64 = pa.Field(ge=0, nullable=True, description="energy per output token, J")
+    usd_per_million_tokens: pl.Float64 = pa.Field(ge=0, nullable=True,
+                                                  description="device rental cost per million output tokens, USD")
+    bottleneck: str = pa.Field(nullable=True, isin=["compute", "memory", "network", "overhead"],
+                               description="what most of the end-to-end time is spent on")
     status: str = pa.Field(description="ok, or why no prediction was made")
     calibration: str = pa.Field(nullable=True, description="calibrated / uncalibrated / extrapolated: ...")
     profile: str = pa.Field(nullable=True, description="id of the calibration profile used")
@@ -179,18 +183,19 @@ class EstimateFrame(pa.DataFrameModel):
 class OperatorFrame(pa.DataFrameModel):
     """Per-operator breakdown rows: one per (experiment, scenario, phase, operator)."""
 
-    experiment: str
-    scenario_id: str = pa.Field(str_matches=r"^[0-9a-f]{16}$")
-    phase: str = pa.Field(isin=["prefill", "decode"])
+    experiment: str = pa.Field(description="experiment name")
+    scenario_id: str = pa.Field(str_matches=r"^[0-9a-f]{16}$", description="scenario the operator belongs to")
+    phase: str = pa.Field(isin=["prefill", "decode"], description="prefill, or decode (all steps)")
     layer_group: str = pa.Field(description="layer class the operator belongs to (g<i>:<mixer>+<ffn>x<count>)")
-    operator: str
-    kind: str = pa.Field(isin=["gemm", "attention", "elementwise", "embedding", "ssm", "comm"])
-    layers: pl.Float64 = pa.Field(ge=0)
+    operator: str = pa.Field(description="operator name (qkv_proj, attn_decode, ffn_up, all_reduce, ...)")
+    kind: str = pa.Field(isin=["gemm", "attention", "elementwise", "embedding", "ssm", "comm"],
+                         description="operator kind")
+    layers: pl.Float64 = pa.Field(ge=0, description="layers (per device) the operator runs in")
     gflops: pl.Float64 = pa.Field(ge=0, description="per device, whole phase")
     gbytes: pl.Float64 = pa.Field(ge=0, description="HBM bytes per device, whole phase (GB)")
     net_gbytes: pl.Float64 = pa.Field(ge=0, description="bytes sent over the network per device (GB)")
     time_ms: pl.Float64 = pa.Field(ge=0, description="time in this operator over the phase, ms")
-    bound: str = pa.Field(isin=["compute", "memory", "network"])
+    bound: str = pa.Field(isin=["compute", "memory", "network"], description="roofline side that sets its time")
 
     class Config:
         strict = False

@@ -24,8 +24,12 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import yaml
 
 from .errors import GenzError
+
+#: descriptions of the columns of tables that no pandera model describes
+COLUMNS_FILE = Path(__file__).parent / "data" / "warehouse_columns.yaml"
 
 SQL_DIR = Path(__file__).parent / "sql"
 METRIC_BANDS = ("ttft_ms", "tpot_ms", "e2e_latency_ms", "throughput_tok_s", "max_throughput_tok_s")
@@ -159,21 +163,39 @@ def _parquet_table(con, name: str, files, order: str, empty_columns: str) -> Non
         con.execute(f"CREATE TABLE {name} ({empty_columns})")
 
 
-def _comment_columns(con) -> None:
-    """Column comments from the pandera models' field descriptions (the data dictionary)."""
+def column_docs() -> dict[str, dict[str, str]]:
+    """The data dictionary: table or view -> column -> description.
+
+    From the pandera models' field descriptions (estimates, scenarios, operators, measurements) and
+    ``genz/data/warehouse_columns.yaml``. ``deployments`` also takes same-named ``estimates`` columns,
+    ``validation`` same-named ``measurements`` columns; views take the description of a same-named
+    column of any table, and the file's ``common`` section fills in what is left.
+    """
     from .schemas import EstimateFrame, MeasurementFrame, OperatorFrame
 
+    extra = yaml.safe_load(COLUMNS_FILE.read_text())
+    common = extra.pop("common", {})
     docs: dict[str, dict[str, str]] = {}
     for table, model in (("estimates", EstimateFrame), ("scenarios", EstimateFrame), ("operators", OperatorFrame),
                          ("measurements", MeasurementFrame)):
-        for name, col in model.to_schema().columns.items():
-            if col.description:
-                docs.setdefault(table, {})[name] = col.description
-    existing = {(t, c) for t, c in con.execute("SELECT table_name, column_name FROM information_schema.columns").fetchall()}
-    for table, cols in docs.items():
-        for c, d in cols.items():
-            if (table, c) in existing:
-                con.execute(f"COMMENT ON COLUMN {table}.{c} IS '{d.replace(chr(39), chr(39) * 2)}'")
+        docs[table] = {n: c.description for n, c in model.to_schema().columns.items() if c.description}
+    docs["deployments"] = dict(docs["estimates"])
+    docs["validation"] = dict(docs["measurements"])
+    for table, cols in extra.items():
+        docs.setdefault(table, {}).update(cols)
+    # any other table or view: a same-named column's description, table descriptions before common ones
+    anywhere = {**common, **{c: d for cols in docs.values() for c, d in cols.items()}, **docs["estimates"]}
+    return {"*": anywhere, **{t: {**common, **cols} for t, cols in docs.items()}}
+
+
+def _comment_columns(con) -> None:
+    """Write the data dictionary as DuckDB column comments on every table and view."""
+    docs = column_docs()
+    for table, column in con.execute("SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal "
+                                     "ORDER BY ALL").fetchall():
+        d = docs.get(table, {}).get(column) or docs["*"].get(column)
+        if d:
+            con.execute(f"COMMENT ON COLUMN {table}.{column} IS '{d.replace(chr(39), chr(39) * 2)}'")
 
 
 def write_stamp(stamp: str | Path, db_path: str | Path, counts: dict) -> None:

@@ -82,7 +82,11 @@ def test_tiny_grid_end_to_end(project):
     exp = X.load(project / "experiments" / "smoke.yaml")
     n = X.count(exp)
     est = con.sql("SELECT * FROM v_estimates ORDER BY scenario_id").pl()
+    # the data dictionary: every column of every table and view is described
+    undescribed = con.sql("SELECT table_name || '.' || column_name FROM duckdb_columns() "
+                          "WHERE NOT internal AND (comment IS NULL OR comment = '')").fetchall()
     con.close()
+    assert undescribed == [], undescribed
     assert est.height == n == 24
     assert set(est.get_column("hardware").to_list()) == {"H100-SXM-80GB", "MI300X"}  # as written in the grid
     assert est.get_column("scenario_id").n_unique() == n
