@@ -41,9 +41,17 @@ PREDICTION_COLUMNS = (
 
 
 def fingerprint(root: Path = PACKAGE) -> str:
-    """Hash of the package's sources and data (what every estimate depends on)."""
+    """Hash of the package's sources and data (what every estimate depends on).
+
+    The shipped calibration snapshot (``data/calibration/profiles.json``) is left out: the pipeline
+    fits its own profiles, and the snapshot is copied from them, so hashing it would make every
+    refreshed snapshot invalidate the run that produced it.
+    """
     h = hashlib.sha256()
+    snapshot = root / "data" / "calibration" / "profiles.json"
     for p in sorted(root.rglob("*")):
+        if p == snapshot:
+            continue
         if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".yaml", ".sql", ".json", ".j2"):
             h.update(str(p.relative_to(root)).encode())
             h.update(p.read_bytes())
