@@ -163,13 +163,14 @@ def _parquet_table(con, name: str, files, order: str, empty_columns: str) -> Non
         con.execute(f"CREATE TABLE {name} ({empty_columns})")
 
 
-def column_docs() -> dict[str, dict[str, str]]:
-    """The data dictionary: table or view -> column -> description.
+def column_docs() -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """The data dictionary: (table -> column -> description, fallback column -> description).
 
-    From the pandera models' field descriptions (estimates, scenarios, operators, measurements) and
-    ``genz/data/warehouse_columns.yaml``. ``deployments`` also takes same-named ``estimates`` columns,
-    ``validation`` same-named ``measurements`` columns; views take the description of a same-named
-    column of any table, and the file's ``common`` section fills in what is left.
+    Tables: the pandera models' field descriptions (estimates, scenarios, operators, measurements)
+    and the sections of ``genz/data/warehouse_columns.yaml``; ``deployments`` starts from the
+    ``estimates`` descriptions and ``validation`` from the ``measurements`` ones. A column a table
+    (or view) does not describe takes the fallback: ``estimates``' description, else the file's
+    ``common`` section, else a same-named column of any other table.
     """
     from .schemas import EstimateFrame, MeasurementFrame, OperatorFrame
 
@@ -183,17 +184,16 @@ def column_docs() -> dict[str, dict[str, str]]:
     docs["validation"] = dict(docs["measurements"])
     for table, cols in extra.items():
         docs.setdefault(table, {}).update(cols)
-    # any other table or view: a same-named column's description, table descriptions before common ones
-    anywhere = {**common, **{c: d for cols in docs.values() for c, d in cols.items()}, **docs["estimates"]}
-    return {"*": anywhere, **{t: {**common, **cols} for t, cols in docs.items()}}
+    fallback = {**{c: d for cols in docs.values() for c, d in cols.items()}, **common, **docs["estimates"]}
+    return docs, fallback
 
 
 def _comment_columns(con) -> None:
     """Write the data dictionary as DuckDB column comments on every table and view."""
-    docs = column_docs()
+    docs, fallback = column_docs()
     for table, column in con.execute("SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal "
                                      "ORDER BY ALL").fetchall():
-        d = docs.get(table, {}).get(column) or docs["*"].get(column)
+        d = docs.get(table, {}).get(column) or fallback.get(column)
         if d:
             con.execute(f"COMMENT ON COLUMN {table}.{column} IS '{d.replace(chr(39), chr(39) * 2)}'")
 

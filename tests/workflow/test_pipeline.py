@@ -85,8 +85,15 @@ def test_tiny_grid_end_to_end(project):
     # the data dictionary: every column of every table and view is described
     undescribed = con.sql("SELECT table_name || '.' || column_name FROM duckdb_columns() "
                           "WHERE NOT internal AND (comment IS NULL OR comment = '')").fetchall()
+    # a view's column reads like the table column it passes through, not a same-named one elsewhere
+    same = con.sql("""SELECT v.table_name || '.' || v.column_name FROM duckdb_columns() v
+                      JOIN duckdb_columns() t ON t.table_name = 'estimates' AND t.column_name = v.column_name
+                      WHERE v.table_name IN ('v_estimates', 'v_slo') AND v.comment <> t.comment""").fetchall()
+    slo = con.sql("SELECT comment FROM duckdb_columns() WHERE table_name = 'v_slo' AND column_name = 'meets_slo'").fetchall()[0][0]
     con.close()
     assert undescribed == [], undescribed
+    assert same == [], same
+    assert slo.startswith("meets every SLO bound"), slo
     assert est.height == n == 24
     assert set(est.get_column("hardware").to_list()) == {"H100-SXM-80GB", "MI300X"}  # as written in the grid
     assert est.get_column("scenario_id").n_unique() == n
