@@ -273,9 +273,9 @@ def models_page(con) -> Page:
                             f"The {uc} request shape on {hw}, bf16, best layout per batch. Prefill counts "
                             "prompt tokens, decode output tokens.", charts=[_vl(ch)]))
     nofit = _q(con, f"""
-        SELECT model_id AS model, hardware_id AS hardware, min(tp * pp) AS largest_layout_tried,
+        SELECT model_id AS model, hardware_id AS hardware, max(tp * pp) AS largest_layout_tried,
                round(min(memory_per_device_gb), 1) AS needs_gb_per_device,
-               round(any_value(weights_per_device_gb), 1) AS weights_gb_per_device
+               round(min(weights_per_device_gb), 1) AS weights_gb_per_device
         FROM v_estimates WHERE {where} AND status LIKE 'does_not_fit%'
               AND (model_id, hardware_id) NOT IN (SELECT model_id, hardware_id FROM v_estimates
                                                   WHERE {where} AND status = 'ok')
@@ -290,10 +290,14 @@ def models_page(con) -> Page:
                         tables=[table(nofit, id="never-fits"),
                                 table(partial, id="does-not-fit", caption="Layouts that do not fit at batch 1")]))
     sizes = _q(con, f"""
+        WITH bounds AS (SELECT model_id, decode_bottleneck, count(*) AS n FROM v_estimates
+                        WHERE {where} AND decode_bottleneck IS NOT NULL GROUP BY ALL),
+             usual AS (SELECT model_id, first(decode_bottleneck ORDER BY n DESC, decode_bottleneck) AS bound
+                       FROM bounds GROUP BY ALL)
         SELECT model_id AS model, count(*) AS scenarios, count(*) FILTER (WHERE status = 'ok') AS predicted,
                round(median(tpot_ms) FILTER (WHERE status = 'ok'), 2) AS median_tpot_ms,
-               mode(decode_bottleneck) AS usual_decode_bound
-        FROM v_estimates WHERE {where} GROUP BY ALL ORDER BY model""")
+               any_value(u.bound) AS usual_decode_bound
+        FROM v_estimates LEFT JOIN usual u USING (model_id) WHERE {where} GROUP BY model_id ORDER BY model""")
     secs.append(Section("Per model", "", tables=[table(sizes, id="models")]))
     return Page("models.html", "Model comparison", "Dense, MoE, MLA, SSM and hybrid models side by side.", secs)
 
@@ -311,7 +315,7 @@ def platforms_page(con) -> Page:
                round(max(1e6 / usd_per_million_tokens), 1) AS tokens_per_usd,
                round(max(1.0 / energy_j_per_token), 3) AS tokens_per_joule,
                round(min(usd_per_million_tokens), 3) AS usd_per_million_tokens
-        FROM ok GROUP BY ALL ORDER BY tok_s_per_device DESC""")
+        FROM ok GROUP BY ALL ORDER BY tok_s_per_device DESC, hardware""")
     secs = []
     if best.height:
         long = best.select("hardware", "tok_s_per_device", "tokens_per_usd", "tokens_per_joule").unpivot(
@@ -378,7 +382,7 @@ def requirements_page(con) -> Page:
                                 round(ttft_ms, 1) AS ttft_ms, round(tpot_ms, 2) AS tpot_ms,
                                 round(goodput_tok_s_per_device, 1) AS goodput_tok_s_per_device,
                                 round(usd_per_million_tokens, 3) AS usd_per_million_tokens
-                         FROM deployments ORDER BY model, use_case, usd_per_million_tokens NULLS LAST""")
+                         FROM deployments ORDER BY model, use_case, usd_per_million_tokens NULLS LAST, hardware""")
         secs.append(Section("Deployment search", "Cheapest layout × batch meeting each SLO (else the fastest that "
                             "runs, marked as not meeting it).", tables=[table(dep, id="deployments", limit=2000)]))
     else:
@@ -416,7 +420,7 @@ def bottlenecks_page(con) -> Page:
         SELECT o.phase, o.operator, o.kind, s.model_id AS model,
                round(sum(o.gflops) / nullif(sum(o.gbytes), 0), 4) AS flop_per_byte,
                round(sum(o.gflops) / nullif(sum(o.time_ms), 0), 4) AS tflops_achieved,
-               first(o.bound) AS bound
+               first(o.bound ORDER BY o.time_ms DESC, o.bound) AS bound
         FROM operators o JOIN scenarios s USING (experiment, scenario_id)
         WHERE s.hardware_id = '{hw_ref}' AND o.kind IN ('gemm', 'attention') AND o.gbytes > 0
         GROUP BY ALL HAVING sum(o.time_ms) > 0 ORDER BY model, phase, operator""")
@@ -439,7 +443,7 @@ def bottlenecks_page(con) -> Page:
                             f"FLOPs per HBM byte; the line is the bf16 roofline ({p_tf:.0f} TFLOP/s, "
                             f"{bw:.0f} GB/s, ridge at {ridge:.0f} FLOP/byte).",
                             charts=[_vl(alt.layer(line, pts).properties(width=640, height=380))]))
-    bb = _q(con, "SELECT * FROM v_bottlenecks ORDER BY model_id, phase, share DESC")
+    bb = _q(con, "SELECT * FROM v_bottlenecks ORDER BY model_id, phase, share DESC, bound")
     secs.append(Section("Bound per model and phase", "", tables=[table(bb.with_columns(pl.col("share").round(3)),
                                                                        id="bottlenecks")]))
     return Page("bottlenecks.html", "Bottlenecks",
@@ -461,7 +465,7 @@ def parallelism_page(con) -> Page:
         FROM v_estimates
         WHERE {where} AND status = 'ok' AND use_case = '{uc}' AND weight_dtype = '{prec}'
               AND coalesce(framework, 'trtllm') ILIKE '{fw}'
-        ORDER BY model, hardware, tpot_ms""")
+        ORDER BY model, hardware, tpot_ms, layout, batch_size""")
     secs = []
     if pts.height:
         # Pareto front per model x hardware: lowest TPOT for each throughput level
@@ -488,7 +492,7 @@ def calibration_page(con) -> Page:
     alt = _alt()
     val = _q(con, """SELECT platform, framework_key AS framework, metric, model_id AS model, value AS measured,
                             round(predicted_oof, 4) AS predicted
-                     FROM validation WHERE predicted_oof > 0 ORDER BY platform, metric, model""")
+                     FROM validation WHERE predicted_oof > 0 ORDER BY ALL""")
     secs = []
     if val.height:
         ch = alt.Chart(val).mark_point(opacity=0.5, filled=True, size=18).encode(
@@ -524,7 +528,7 @@ def calibration_page(con) -> Page:
                         "(the bands are sized so that held-out coverage is 80 % overall; the per-platform share "
                         "shows where they are tighter or looser).", tables=[table(cov, id="coverage")]))
     used = _q(con, """SELECT profile, count(*) AS estimates FROM estimates WHERE status = 'ok'
-                      GROUP BY ALL ORDER BY estimates DESC""")
+                      GROUP BY ALL ORDER BY estimates DESC, profile""")
     secs.append(Section("Profile used by each estimate", "", tables=[table(used, id="profile-usage")]))
     prof = _q(con, """SELECT platform, framework, version, calibrated, n_rows, round(compute, 3) AS compute,
                              round(memory, 3) AS memory, round(network, 3) AS network,
