@@ -1,18 +1,17 @@
 """Calibration: fit efficiency profiles to measured latencies, validate them honestly.
 
 Fit
-    For every platform × framework with enough measured rows, the efficiency factors of
-    :class:`genz.efficiency.Efficiency` are fitted by robust least squares on
-    ``log(predicted / measured)`` (soft-L1 loss, so a 2× outlier does not drag the fit), with a
-    Gaussian prior in log space that pulls each factor towards the level above it in the
-    hierarchy (global → framework / platform → platform × framework). Factors stay inside
-    their physical bounds (:data:`genz.efficiency.BOUNDS`).
+    One joint fit (:mod:`genz.physfit`) of hardware factors per chip (pooled per architecture
+    family, anchored by the kernel timings of :mod:`genz.opcal`) and software factors per serving
+    stack (shared by every platform the stack runs on), by robust MAP least squares on
+    ``log(predicted / measured)`` within physical bounds (:data:`genz.efficiency.FIT_BOUNDS`).
 
 Validation
-    k-fold cross-validation grouped by model: a model's rows are never in both the fit and the
-    check, so the reported error is the error on a model the fit has not seen. The out-of-fold
-    residuals give the uncertainty bands (10th-90th percentile of measured/predicted, per
-    platform × metric where there are enough rows) and their coverage.
+    Two schemes. k-fold cross-validation grouped by model (a model's rows are never in both the fit
+    and the check: the error on a model the fit has not seen), and leave-one-source-out (fit
+    without a whole study, predict it: the error on a new benchmark and its stack). The
+    out-of-fold residuals by model give the uncertainty bands (10th-90th percentile of
+    measured/predicted, per platform × metric where there are enough rows) and their coverage.
 
 Everything is deterministic: sorted inputs, no random numbers, no clock in the output.
 """
@@ -31,33 +30,16 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from scipy.optimize import least_squares, lsq_linear
 
 from . import engine, serving
-from .efficiency import BOUNDS, DEFAULT, Efficiency
+from .efficiency import DEFAULT
 from .errors import GenzError
 from .hardware import get_hardware
 from .predict import build_inputs
-from .profiles import Profile, ProfileSet
+from .profiles import Profile, ProfileSet, load_profiles
 from .scenarios import normalize
 from .zoo import get_model
 
-#: factors fitted from end-to-end measurements, with the prior width (log-space σ) around the parent
-FIT_SIGMA: dict[str, float] = {
-    "compute": 0.35,
-    "attention": 0.6,
-    "memory": 0.25,
-    "network": 0.7,
-    "step_overhead_s": 1.5,
-    "seq_overhead_s": 1.5,
-    "kernel_overhead_s": 0.8,
-    "comm_overhead_s": 1.5,
-    "request_overhead_s": 3.0,
-}
-#: smallest positive value of factors that may be ~0 (log parameterization needs a floor)
-FLOOR = {"step_overhead_s": 1e-5, "seq_overhead_s": 1e-7, "kernel_overhead_s": 1e-7, "comm_overhead_s": 1e-7,
-         "request_overhead_s": 1e-6}
-MIN_ROWS = 12  # fewest rows for a platform × framework profile of its own
 BAND_MIN_ROWS = 20  # fewest out-of-fold residuals for a band of its own
 BAND_Q = (0.10, 0.90)  # 80 % central band
 
@@ -78,6 +60,8 @@ class Prepared:
     framework: np.ndarray
     model: np.ndarray
     groups: list  # (spec, Inputs, row indices, framework keys)
+    stack: np.ndarray  # the serving stack each row ran (physfit.stack_of)
+    source: np.ndarray  # the study each row comes from (physfit.source_group)
 
     def __len__(self) -> int:
         return len(self.value)
@@ -92,7 +76,8 @@ class Prepared:
                            np.concatenate([idx + j * n for j in range(k)]), fw * k))
         return Prepared(frame=self.frame, value=np.tile(self.value, k), metric=np.tile(self.metric, k),
                         platform=np.tile(self.platform, k), framework=np.tile(self.framework, k),
-                        model=np.tile(self.model, k), groups=groups)
+                        model=np.tile(self.model, k), groups=groups, stack=np.tile(self.stack, k),
+                        source=np.tile(self.source, k))
 
     def subset(self, mask: np.ndarray) -> Prepared:
         """Rows where ``mask`` is true (engine inputs sliced once)."""
@@ -105,7 +90,7 @@ class Prepared:
                                [f for f, k in zip(fw, keep) if k]))
         return Prepared(frame=self.frame.filter(pl.Series(mask)), value=self.value[mask], metric=self.metric[mask],
                         platform=self.platform[mask], framework=self.framework[mask], model=self.model[mask],
-                        groups=groups)
+                        groups=groups, stack=self.stack[mask], source=self.source[mask])
 
 
 def prepare(measurements: pl.DataFrame) -> Prepared:
@@ -142,10 +127,19 @@ def prepare(measurements: pl.DataFrame) -> Prepared:
         effs = {k: np.full(len(idx), v) for k, v in DEFAULT.as_dict().items()}
         inp = build_inputs(rows, hw_list, hidx, effs)
         groups.append((get_model(mid), inp, idx, fw))
+    from .physfit import source_group, stack_of
+
+    src = norm.get_column("source").cast(pl.String).fill_null("").to_list() if "source" in norm.columns \
+        else [""] * norm.height
+    fwk = norm.get_column("_framework_key").to_list()
+    hw_of = [get_hardware(h) for h in norm.get_column("_hw_id").to_list()]
     return Prepared(
         frame=norm, value=norm.get_column("value").cast(pl.Float64).to_numpy(),
         metric=norm.get_column("_metric").to_numpy().astype(str), platform=norm.get_column("_hw_id").to_numpy(),
         framework=norm.get_column("_framework_key").to_numpy(), model=model_col, groups=groups,
+        stack=np.array([stack_of(f, h.vendor, s_, h.family) for f, h, s_ in zip(fwk, hw_of, src)],
+                       dtype=object).astype(str),
+        source=np.array([source_group(s_) for s_ in src], dtype=object).astype(str),
     )
 
 
@@ -184,17 +178,6 @@ def _log_err(pred: np.ndarray, meas: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 
 
-def _pack(e: Efficiency, names) -> np.ndarray:
-    d = e.as_dict()
-    return np.array([math.log(max(d[n], FLOOR.get(n, 1e-12))) for n in names])
-
-
-def _unpack(x: np.ndarray, base: Efficiency, names) -> Efficiency:
-    return replace(base, **{n: float(math.exp(v)) for n, v in zip(names, x)})
-
-
-#: additive overheads: with the efficiencies fixed, predicted time is linear in these
-OVERHEADS = ("step_overhead_s", "seq_overhead_s", "kernel_overhead_s", "comm_overhead_s", "request_overhead_s")
 _THROUGHPUT = ("throughput_tok_s", "throughput_tok_s_per_device", "max_throughput_tok_s")
 
 
@@ -203,215 +186,24 @@ def _as_time(values: np.ndarray, metric: np.ndarray) -> np.ndarray:
     return np.where(np.isin(metric, _THROUGHPUT), 1.0 / values, values)
 
 
-def _solve_overheads(prep: Prepared, eff: Efficiency) -> Efficiency:
-    """Least-squares overheads (relative error, non-negative, bounded) for fixed efficiencies.
-
-    Predicted time is ``t0 + Σ_j f_j·o_j``: ``t0`` with all overheads zero, ``f_j`` the time one
-    unit of overhead ``j`` adds to each row. Solving this linear problem gives a starting point
-    from which the joint non-linear fit cannot get stuck at an overhead whose effect is invisible.
-    """
-    n = len(prep)
-    base = {k: np.full(n, v) for k, v in eff.as_dict().items()}
-    for k in OVERHEADS:
-        base[k] = np.zeros(n)
-    t0 = _as_time(evaluate(prep, base), prep.metric)
-    cols = []
-    units = {"step_overhead_s": 1e-3, "seq_overhead_s": 1e-4, "kernel_overhead_s": 1e-5, "comm_overhead_s": 1e-4,
-             "request_overhead_s": 1.0}
-    for k in OVERHEADS:
-        e = dict(base)
-        e[k] = np.full(n, units[k])
-        cols.append((_as_time(evaluate(prep, e), prep.metric) - t0) / units[k])
-    y = _as_time(prep.value, prep.metric)
-    A = np.stack(cols, axis=1) / y[:, None]
-    b = (y - t0) / y
-    good = np.all(np.isfinite(A), axis=1) & np.isfinite(b)
-    hi = np.array([BOUNDS[k][1] for k in OVERHEADS])
-    if good.sum() < 3:
-        return eff
-    # robust: fit, drop the worst 10 % residuals, refit
-    sol = lsq_linear(A[good], b[good], bounds=(0.0, hi))
-    r = np.abs(A[good] @ sol.x - b[good])
-    keep = r <= np.quantile(r, 0.9)
-    sol = lsq_linear(A[good][keep], b[good][keep], bounds=(0.0, hi))
-    return replace(eff, **{k: float(max(v, FLOOR.get(k, 0.0))) for k, v in zip(OVERHEADS, sol.x)})
-
-
-def fit_efficiency(prep: Prepared, prior: Efficiency, names=tuple(FIT_SIGMA), max_nfev: int = 60,
-                   rounds: int = 2, sigma: dict[str, float] | None = None) -> tuple[Efficiency, dict]:
-    """Fit efficiency factors to the prepared rows (MAP: soft-L1 data term + log-normal prior).
-
-    Each round first solves the additive overheads linearly for the current efficiencies, then
-    refines every factor jointly by robust non-linear least squares in log space.
-    """
-    names = tuple(names)
-    lo = np.array([math.log(max(BOUNDS[n][0], FLOOR.get(n, 1e-12))) for n in names])
-    hi = np.array([math.log(BOUNDS[n][1]) for n in names])
-    mu = np.clip(_pack(prior, names), lo + 1e-9, hi - 1e-9)
-    sig = np.array([(sigma or {}).get(n, FIT_SIGMA[n]) for n in names])
-    n = len(prep)
-
-    def effs_for(x):
-        e = _unpack(x, prior, names).as_dict()
-        return {k: np.full(n, v) for k, v in e.items()}
-
-    def resid(x):
-        pred = evaluate(prep, effs_for(x))
-        r = _log_err(pred, prep.value)
-        r = np.where(np.isfinite(r), r, 3.0)
-        return np.concatenate([r, (x - mu) / sig])
-
-    # forward-difference Jacobian with all perturbed parameter vectors in one tiled evaluation
-    p = len(names)
-    tiled = prep.tile(p + 1)
-    h = 1e-2
-    base_eff = prior.as_dict()
-
-    def jac(x):
-        X = np.vstack([x] + [x + h * np.eye(p)[i] for i in range(p)])
-        effs = {k: np.full(n * (p + 1), v) for k, v in base_eff.items()}
-        for j, name in enumerate(names):
-            effs[name] = np.repeat(np.exp(X[:, j]), n)
-        pred = evaluate(tiled, effs).reshape(p + 1, n)
-        r = _log_err(pred, prep.value[None, :])
-        ok = np.all(np.isfinite(r), axis=0)
-        J = np.where(ok[None, :], (r[1:] - r[0]) / h, 0.0).T
-        return np.vstack([J, np.diag(1.0 / sig)])
-
-    cur = prior
-    nfev = 0
-    for _ in range(rounds):
-        cur = _solve_overheads(prep, cur)
-        x0 = np.clip(_pack(cur, names), lo + 1e-9, hi - 1e-9)
-        res = least_squares(resid, x0, jac=jac, bounds=(lo, hi), loss="soft_l1", f_scale=0.15,
-                            max_nfev=max_nfev, x_scale=1.0)
-        cur = _unpack(res.x, prior, names)
-        nfev += int(res.nfev)
-    r = resid(_pack(cur, names))[:n]
-    info = {"n_rows": n, "geomean_abs_err": float(np.exp(np.mean(np.log(np.abs(np.expm1(r)) + 1e-12)))),
-            "median_log_err": float(np.median(r)), "nfev": nfev}
-    return cur, info
-
-
 @dataclass(frozen=True)
 class FitResult:
     profiles: ProfileSet
     diagnostics: list[dict]
 
 
-#: prior width of hardware-side factors that kernel timings pinned for the platform's family
-OP_SIGMA = {"compute": 0.15, "memory": 0.12, "network": 0.10}
-#: factors that kernel timings determine (the rest are overheads of the serving software)
-OP_FACTORS = ("compute", "memory", "network", "gemm_m_half")
-
-
-def platform_prior(hw_id: str, op_priors: dict[str, dict[str, float]] | None) -> tuple[Efficiency, dict | None]:
-    """Prior of a platform's fit: the defaults, with its family's kernel-timing factors if known."""
-    fam = get_hardware(hw_id).family
-    op = (op_priors or {}).get(fam)
-    if not op:
-        return DEFAULT, None
-    return DEFAULT.updated(**{k: v for k, v in op.items() if k in OP_FACTORS}), OP_SIGMA
-
-
-def fallback_profile(hw_id: str, measured: list[Profile], op_priors: dict[str, dict[str, float]] | None,
-                     version: str) -> Profile:
-    """The profile of a platform without measurements (marked uncalibrated).
-
-    If platforms of the same architecture family were measured (MI325X <- MI300X, H200 <- H100),
-    it takes their fitted factors (geometric mean): same chip generation, same software stacks.
-    Otherwise the hardware-side factors come from the family's kernel timings (or the defaults) and
-    the serving-software overheads are the median over every measured platform.
-    """
-    hw = get_hardware(hw_id)
-    generic = [p for p in measured if p.framework == "generic" and p.calibrated]
-    fam = [p for p in generic if _family_of(p.platform) == hw.family]
-    names = Efficiency.names()
-    if fam:
-        vals = {n: float(np.exp(np.mean([np.log(max(getattr(p.efficiency, n), 1e-12)) for p in fam]))) for n in names}
-        note = "family " + "+".join(sorted(p.platform for p in fam))
-        return Profile(platform=hw.id, framework="generic", efficiency=Efficiency(**vals), version=version,
-                       calibrated=False, n_rows=0, ranges={"note": note})
-    base, _ = platform_prior(hw.id, op_priors)
-    soft = {}
-    if generic:
-        for n in ("step_overhead_s", "seq_overhead_s", "kernel_overhead_s", "comm_overhead_s", "request_overhead_s"):
-            soft[n] = float(np.median([getattr(p.efficiency, n) for p in generic]))
-    note = f"median overheads of {len(generic)} measured platforms" if generic else "defaults"
-    return Profile(platform=hw.id, framework="generic", efficiency=base.updated(**soft), version=version,
-                   calibrated=False, n_rows=0, ranges={"note": note})
-
-
-def _family_of(platform: str) -> str:
-    try:
-        return get_hardware(platform).family
-    except GenzError:
-        return ""
-
-
-def fit_platform(prep: Prepared, platform: str, version: str,
-                 op_priors: dict[str, dict[str, float]] | None = None) -> tuple[list[Profile], list[dict]]:
-    """Profiles of one platform: ``platform/generic`` from all its rows, then one per framework.
-
-    A platform's profiles depend only on its own measurements and on its family's kernel timings,
-    so adding measurements for one platform refits that platform alone.
-    """
-    profiles: list[Profile] = []
-    diags: list[dict] = []
-    m = prep.platform == platform
-    if m.sum() < MIN_ROWS:
-        return profiles, diags
-
-    def ranges(mask):
-        f = prep.frame.filter(pl.Series(mask))
-        b = f.get_column("_batch_size").drop_nulls()
-        return {"batch_max": int(b.max()) if b.len() else None,
-                "input_max": int(f.get_column("_input_tokens").max()),
-                "output_max": int(f.get_column("_output_tokens").max())}
-
-    def add(framework, mask, prior, sigma=None):
-        eff, info = fit_efficiency(prep.subset(mask), prior, sigma=sigma)
-        profiles.append(Profile(platform=platform, framework=framework, efficiency=eff, version=version,
-                                calibrated=True, n_rows=int(mask.sum()), ranges=ranges(mask)))
-        diags.append({"platform": platform, "framework": framework, **info})
-        return eff
-
-    prior, sigma = platform_prior(platform, op_priors)
-    # the platform's generic profile describes serving stacks; rows of plain libraries (HF eager)
-    # get a profile of their own but do not shape it, unless they are all there is
-    from .serving import frameworks
-
-    fw_info = frameworks()
-    serving = np.array([fw_info.get(f, {}).get("serving_stack", True) is not False for f in prep.framework])
-    mg = m & serving if (m & serving).sum() >= MIN_ROWS else m
-    plat = add("generic", mg, prior, sigma)
-    fws = sorted(set(prep.framework[m].tolist()) - {"generic"})
-    for fw in fws:
-        mf = m & (prep.framework == fw)
-        if mf.sum() < MIN_ROWS:
-            continue
-        if mf.sum() == mg.sum() and mf.sum() == m.sum():
-            # the platform's only framework: its profile is the platform fit itself
-            profiles.append(replace(profiles[0], framework=fw))
-        else:
-            add(fw, mf, plat)
-    return profiles, diags
-
-
 def fit_profiles(prep: Prepared, version: str = "unversioned",
-                 op_priors: dict[str, dict[str, float]] | None = None) -> FitResult:
-    """Profiles of every measured platform, plus family-prior profiles for unmeasured ones."""
-    profiles: list[Profile] = []
-    diags: list[dict] = []
-    for hw in sorted(set(prep.platform.tolist())):
-        p, d = fit_platform(prep, hw, version, op_priors)
-        profiles += p
-        diags += d
-    measured = {p.platform for p in profiles}
-    from .hardware import hardware_ids
+                 op_priors: dict[str, dict[str, float]] | None = None, max_nfev: int = 40) -> FitResult:
+    """Hardware factors of every measured platform (pooled per family) and software factors of every
+    measured serving stack, fitted jointly (:func:`genz.physfit.fit_joint`); unmeasured platforms
+    inherit their family's die factors or keep the priors, and say so in their label."""
+    from .physfit import fit_joint, profile_set
 
-    profiles += [fallback_profile(h, profiles, op_priors, version) for h in hardware_ids() if h not in measured]
-    return FitResult(ProfileSet(profiles, source="fit"), diags)
+    if len(prep) == 0:
+        raise GenzError("calibration: no measured row can be predicted")
+    fit = fit_joint(prep, prep.stack, op_priors, max_nfev=max_nfev)
+    pset, diags = profile_set(fit, prep, prep.stack, version, op_priors)
+    return FitResult(pset, [{"kind": "summary", **fit.info}, *diags])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -420,8 +212,11 @@ def fit_profiles(prep: Prepared, version: str = "unversioned",
 
 
 def predict_prepared(prep: Prepared, profiles: ProfileSet) -> tuple[np.ndarray, np.ndarray]:
-    """Predictions for prepared rows using the profile lookup chain; also each row's profile id."""
-    effs, labels, idx = profiles.lookup_rows(list(prep.platform), list(prep.platform), list(prep.framework))
+    """Predictions for prepared rows using the profile lookup chain; also each row's profile id.
+
+    A row is predicted with the stack it ran (its study's stack when it states no framework): in
+    validation the row's stack is known, as it is to a user who names a framework."""
+    effs, _, idx = profiles.lookup_rows(list(prep.platform), list(prep.platform), list(prep.stack))
     return evaluate(prep, effs), np.array([profiles._all[i].id for i in idx], dtype=object)
 
 
@@ -461,17 +256,39 @@ def _cv_fold(args):
     return test, pred, used
 
 
+#: validation schemes: k folds grouped by model, and leave-one-source-out (one study held out)
+SCHEMES = ("model", "source")
+
+
+def folds_for(prep: Prepared, scheme: str, k: int) -> np.ndarray:
+    """Fold id per row: models dealt into ``k`` folds, or one fold per source study."""
+    if scheme == "model":
+        return model_folds(prep.model, k)
+    if scheme == "source":
+        groups = sorted(set(prep.source.tolist()))
+        pos = {g: i for i, g in enumerate(groups)}
+        return np.array([pos[g] for g in prep.source], dtype=int)
+    raise GenzError(f"validation scheme: unknown '{scheme}'; allowed: {', '.join(SCHEMES)}")
+
+
 def cross_validate(prep: Prepared, k: int = 5, workers: int = 2,
-                   op_priors: dict[str, dict[str, float]] | None = None) -> pl.DataFrame:
-    """Out-of-fold predictions for every row (folds grouped by model)."""
-    folds = model_folds(prep.model, k)
-    jobs = [(prep, folds != f, folds == f, op_priors) for f in range(k)]
+                   op_priors: dict[str, dict[str, float]] | None = None, scheme: str = "model") -> pl.DataFrame:
+    """Out-of-fold predictions for every row.
+
+    ``scheme='model'``: folds grouped by model (a model's rows are never in both fit and check).
+    ``scheme='source'``: leave one source study out: fit without it, predict it. Rows of a study
+    whose stack or platform no other study measured are predicted as a user would get them: with
+    the base framework's or the reference stack, and inherited or prior hardware factors.
+    """
+    folds = folds_for(prep, scheme, k)
+    nf = int(folds.max()) + 1 if len(folds) else 0
+    jobs = [(prep, folds != f, folds == f, op_priors) for f in range(nf) if (folds != f).any()]
     pred = np.full(len(prep), np.nan)
     used = np.empty(len(prep), dtype=object)
-    if workers > 1:
+    if workers > 1 and len(jobs) > 1:
         # spawn, not fork: polars' thread pool does not survive a fork
         with _main_not_reimported(), ProcessPoolExecutor(
-                max_workers=min(workers, k), mp_context=multiprocessing.get_context("spawn")) as ex:
+                max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn")) as ex:
             results = list(ex.map(_cv_fold, jobs))
     else:
         results = [_cv_fold(j) for j in jobs]
@@ -486,15 +303,24 @@ def cross_validate(prep: Prepared, k: int = 5, workers: int = 2,
         value=pl.col("value").cast(pl.Float64),
         platform=pl.Series(prep.platform.tolist(), dtype=pl.String),
         framework_key=pl.Series(prep.framework.tolist(), dtype=pl.String),
+        stack=pl.Series(prep.stack.tolist(), dtype=pl.String),
+        source_group=pl.Series(prep.source.tolist(), dtype=pl.String),
         model_id=pl.Series(prep.model.tolist(), dtype=pl.String),
+        scheme=pl.lit(scheme, dtype=pl.String),
         fold=pl.Series(folds, dtype=pl.Int32),
         predicted_oof=pl.Series(pred, dtype=pl.Float64),
-        profile_oof=pl.Series(used.tolist(), dtype=pl.String),
+        profile_oof=pl.Series([str(u) if u is not None else None for u in used], dtype=pl.String),
     )
     return out.with_columns(
         log_ratio=(pl.col("value") / pl.col("predicted_oof")).log(),
         rel_err=((pl.col("predicted_oof") - pl.col("value")).abs() / pl.col("value")),
     )
+
+
+def validate_all(prep: Prepared, k: int = 5, workers: int = 2,
+                 op_priors: dict[str, dict[str, float]] | None = None) -> pl.DataFrame:
+    """Out-of-fold predictions under both schemes (``scheme`` column: 'model', 'source')."""
+    return pl.concat([cross_validate(prep, k, workers, op_priors, scheme=s) for s in SCHEMES], how="vertical")
 
 
 def band_table(val: pl.DataFrame) -> dict:
@@ -542,7 +368,10 @@ def attach_bands(profiles: ProfileSet, bands: dict, val: pl.DataFrame, scale: fl
         lo, hi = _scaled(bands["overall"], scale * 1.5)
         b["all"] = [float(math.exp(min(lo, 0.0))), float(math.exp(max(hi, 0.0)))]
         out.append(replace(p, bands=b))
-    return ProfileSet(out, source=profiles.source)
+    generic = {p.platform.lower(): p.bands for p in out if p.framework == "generic"}
+    hw = [replace(h, bands=generic.get(h.platform.lower(), {})) for h in profiles.hardware.values()]
+    return ProfileSet(out, source=profiles.source, hardware=hw, stacks=list(profiles.stacks.values()),
+                      version=profiles.version)
 
 
 def cv_coverage(val: pl.DataFrame, scale: float = 1.0) -> float:
@@ -633,38 +462,46 @@ def operator_priors(operators: str | Path | None) -> tuple[dict[str, dict[str, f
     return family_priors(fit_operator_priors(operators)), sorted(Path(operators).rglob("*.parquet"))
 
 
-def calibrate_platform(paths: list[str | Path], platform: str, operators: str | Path | None = None,
-                       peers: list[str | Path] | None = None) -> Calibration:
-    """Profiles of one platform from its measurement files (the pipeline's per-platform rule).
+def platform_profiles(pset: ProfileSet, platform: str) -> ProfileSet:
+    """The part of a fitted profile set that one platform's estimates use (the pipeline's
+    per-platform file): its hardware entry, every stack, and its materialized profiles.
 
-    With no measured rows the result is the platform's :func:`fallback_profile`, built from the
-    profiles of the measured platforms given as ``peers`` (their JSON files), marked uncalibrated.
+    A platform the fit does not know (a user's hardware YAML) inherits the die factors of a platform
+    of its architecture family (preferring an unmeasured one, which carries the family means), or
+    keeps the priors; its label says which.
     """
     from .hardware import get_hardware
+    from .profiles import HardwareEntry
 
     hw = get_hardware(platform)
-    op_priors, op_files = operator_priors(operators)
-    files = [Path(p) for p in paths]
-    version = _version(files, op_files)
-    profiles: list[Profile] = []
-    diags: list[dict] = []
-    if files:
-        meas = load_measurement_files(files)
-        prep = prepare(meas.drop("measurement_file"))
-        other = sorted(set(prep.platform.tolist()) - {hw.id})
-        if other:
-            raise GenzError(f"{files[0].parent}: measurement files of {hw.id} hold rows of {', '.join(other)}; "
-                            "put each platform's rows in its own folder")
-        profiles, diags = fit_platform(prep, hw.id, version, op_priors)
-    if not profiles:
-        measured = [p for f in sorted(Path(x) for x in peers or []) for p in read_profiles_json(f)[0]]
-        peer_versions = "".join(sorted({p.version for p in measured}))
-        version = hashlib.sha256((version + peer_versions).encode()).hexdigest()[:12]
-        profiles = [fallback_profile(hw.id, measured, op_priors, version)]
-    summary = {"version": version, "platform": hw.id, "inputs_hash": inputs_hash([*files, *op_files]),
-               "code": code_fingerprint()}
-    return Calibration(profiles=ProfileSet(profiles, source="fit"), validation=pl.DataFrame(), diagnostics=diags,
-                       summary=summary)
+    entry = pset.hardware.get(hw.id.lower())
+    if entry is None:
+        fam = sorted((e for e in pset.hardware.values() if e.family == hw.family),
+                     key=lambda e: (e.n_rows > 0, e.platform))
+        if fam:
+            src = fam[0]
+            label = src.label if src.n_rows == 0 else f"inherited from {src.platform}"
+            if label == "calibrated":
+                label = f"inherited from {src.platform}"
+            entry = HardwareEntry(platform=hw.id, family=hw.family, factors=dict(src.factors), label=label)
+        else:
+            entry = HardwareEntry(platform=hw.id, family=hw.family,
+                                  factors={k: getattr(DEFAULT, k) for k in DEFAULT.as_dict()
+                                           if k in ("compute", "attention", "gemm_m_half", "kernel_overhead_s",
+                                                    "memory", "network", "vector")}, label="prior")
+    sub = ProfileSet([], source=pset.source, hardware=[entry], stacks=list(pset.stacks.values()),
+                     version=pset.version)
+    profs = [p for p in pset.profiles if p.platform.lower() == hw.id.lower()]
+    if not profs:
+        profs = [sub.compose(hw.id, f)[0] for f in ["generic"] + sorted(k for k, st in pset.stacks.items()
+                                                                       if st.public and k != "generic")]
+    return ProfileSet(profs, source=pset.source, hardware=[entry], stacks=list(pset.stacks.values()),
+                      version=pset.version)
+
+
+def fit_files(paths: list[str | Path], operators: str | Path | None = None) -> Calibration:
+    """The joint fit of every measurement file (no cross-validation: the pipeline's fit rule)."""
+    return calibrate(paths, do_cv=False, operators=operators)
 
 
 def calibrate(paths: list[str | Path], k: int = 5, workers: int = 2, do_cv: bool = True,
@@ -676,17 +513,21 @@ def calibrate(paths: list[str | Path], k: int = 5, workers: int = 2, do_cv: bool
     op_priors, op_files = operator_priors(operators)
     version = _version([Path(p) for p in paths], op_files)
     fit = fit_profiles(prep, version=version, op_priors=op_priors)
+    cov_src = float("nan")
     if do_cv:
-        val = cross_validate(prep, k=k, workers=workers, op_priors=op_priors)
-        bands = band_table(val)
-        scale = fit_band_scale(val)
-        profiles = attach_bands(fit.profiles, bands, val, scale)
-        cov = cv_coverage(val, scale)
+        val = validate_all(prep, k=k, workers=workers, op_priors=op_priors)
+        by_model = val.filter(pl.col("scheme") == "model")
+        bands = band_table(by_model)
+        scale = fit_band_scale(by_model)
+        profiles = attach_bands(fit.profiles, bands, by_model, scale)
+        cov = cv_coverage(by_model, scale)
+        cov_src = cv_coverage(val.filter(pl.col("scheme") == "source"), scale)
     else:
         val = pl.DataFrame()
         bands, cov, profiles, scale = {}, float("nan"), fit.profiles, 1.0
     summary = {"version": version, "inputs_hash": inputs_hash([*paths, *op_files]), "code": code_fingerprint(),
                "operator_priors": op_priors, "rows": len(prep), "coverage_80": cov,
+               "coverage_80_source": cov_src,
                "band_scale": scale if do_cv else None, "folds": k, "bands": bands}
     return Calibration(profiles=profiles, validation=val, diagnostics=fit.diagnostics, summary=summary)
 
@@ -695,7 +536,7 @@ def write_profiles(cal: Calibration, path: str | Path) -> None:
     """Write profiles JSON atomically (sorted keys: identical inputs give identical bytes)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {**cal.summary, "profiles": cal.profiles.to_json(), "fit": cal.diagnostics}
+    payload = {**cal.summary, **cal.profiles.payload(), "fit": cal.diagnostics}
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(payload, indent=1, sort_keys=True, default=_jsonable) + "\n")
     tmp.replace(path)
@@ -737,12 +578,16 @@ def summary_tables(val: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """
     v = val.with_columns(regime=pl.when(pl.col("metric") == "max_throughput_tok_s").then(pl.lit("max-load"))
                          .otherwise(pl.lit("fixed-batch")))
+    if "scheme" not in v.columns:
+        v = v.with_columns(scheme=pl.lit("model"))
     return {
-        "regime": error_table(v, ["regime"]),
-        "platform": error_table(v, ["regime", "platform"]),
-        "metric": error_table(v, ["metric"]),
-        "framework": error_table(v, ["regime", "framework_key"]),
-        "model": error_table(v, ["model_id"]),
+        "regime": error_table(v, ["scheme", "regime"]),
+        "platform": error_table(v, ["scheme", "regime", "platform"]),
+        "metric": error_table(v, ["scheme", "metric"]),
+        "framework": error_table(v, ["scheme", "regime", "framework_key"]),
+        "source": error_table(v, ["scheme", "source_group"]) if "source_group" in v.columns
+        else error_table(v, ["scheme"]),
+        "model": error_table(v, ["scheme", "model_id"]),
     }
 
 
@@ -758,10 +603,12 @@ def validate_files(paths: list[str | Path], operators: str | Path | None, out_va
     meas = load_measurement_files(paths)
     prep = prepare(meas.drop("measurement_file"))
     op_priors, op_files = operator_priors(operators)
-    val = cross_validate(prep, k=k, workers=workers, op_priors=op_priors)
-    bands = band_table(val)
-    scale = fit_band_scale(val)
-    info = {"bands": bands, "scale": scale, "coverage_80": cv_coverage(val, scale), "folds": k,
+    val = validate_all(prep, k=k, workers=workers, op_priors=op_priors)
+    by_model = val.filter(pl.col("scheme") == "model")
+    bands = band_table(by_model)
+    scale = fit_band_scale(by_model)
+    info = {"bands": bands, "scale": scale, "coverage_80": cv_coverage(by_model, scale), "folds": k,
+            "coverage_80_source": cv_coverage(val.filter(pl.col("scheme") == "source"), scale),
             "metrics": sorted(set(val.get_column("metric").to_list())),
             "inputs_hash": inputs_hash([*paths, *op_files]), "code": code_fingerprint()}
     write_frame(val, out_validation)
@@ -769,16 +616,25 @@ def validate_files(paths: list[str | Path], operators: str | Path | None, out_va
     return info
 
 
-def merge_profile_files(paths: list[str | Path], bands_path: str | Path | None, out: str | Path) -> ProfileSet:
-    """Combine per-platform profile files, attach bands, write one profiles JSON (atomically)."""
+def merge_profile_files(paths: str | Path | list[str | Path], bands_path: str | Path | None, out: str | Path) -> ProfileSet:
+    """The joint fit's profile file(s) plus the cross-validated bands, as one profiles JSON (atomic)."""
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    sets = [load_profiles(p) for p in sorted(Path(x) for x in paths)]
+    if not sets:
+        raise GenzError("merge: no profile files given")
+    base = sets[0]
     profiles: list[Profile] = []
     seen = set()
-    for p in sorted(Path(x) for x in paths):
-        for prof in read_profiles_json(p)[0]:
+    hardware = {}
+    for ps in sets:
+        hardware.update({k: v for k, v in ps.hardware.items() if k not in hardware})
+        for prof in ps.profiles:
             if (prof.platform, prof.framework) not in seen:
                 seen.add((prof.platform, prof.framework))
                 profiles.append(prof)
-    pset = ProfileSet(profiles, source=str(out))
+    pset = ProfileSet(profiles, source=str(out), hardware=list(hardware.values()),
+                      stacks=list(base.stacks.values()), version=base.version)
     info: dict = {}
     if bands_path and Path(bands_path).exists():
         info = json.loads(Path(bands_path).read_text())
@@ -786,13 +642,19 @@ def merge_profile_files(paths: list[str | Path], bands_path: str | Path | None, 
         val = pl.DataFrame({"metric": metrics}, schema={"metric": pl.String})
         pset = attach_bands(pset, info["bands"], val, float(info.get("scale", 1.0)))
     _write_json({"code": code_fingerprint(), "coverage_80": info.get("coverage_80"),
-                 "band_scale": info.get("scale"), "profiles": pset.to_json()}, out)
+                 "coverage_80_source": info.get("coverage_80_source"),
+                 "band_scale": info.get("scale"), **pset.payload()}, out)
     return pset
 
 
 def write_platform_profiles(cal: Calibration, path: str | Path) -> None:
-    """Write one platform's profiles (no bands: those come from cross-validation)."""
-    _write_json({**cal.summary, "profiles": cal.profiles.to_json(), "fit": cal.diagnostics}, path)
+    """Write profiles (no bands: those come from cross-validation) with the fit's diagnostics."""
+    _write_json({**cal.summary, **cal.profiles.payload(), "fit": cal.diagnostics}, path)
+
+
+def write_profile_set(pset: ProfileSet, path: str | Path) -> None:
+    """Write a profile set (profiles plus hardware and stack halves) atomically."""
+    _write_json({"code": code_fingerprint(), **pset.payload()}, path)
 
 
 def _write_json(payload: dict, path: str | Path) -> None:

@@ -94,7 +94,7 @@ def estimate(
     dp: int = typer.Option(1, "--dp", help="Data-parallel replicas."),
     cp: int = typer.Option(1, "--cp", help="Context (sequence) parallel degree for long prompts."),
     weight_dtype: str = typer.Option("bf16", "--weight-dtype", "-w", help="bf16, fp16, fp8, int8, int4, fp4."),
-    act_dtype: Optional[str] = typer.Option(None, "--act-dtype", help="Default: weight dtype."),
+    act_dtype: Optional[str] = typer.Option(None, "--act-dtype", help="Default: the weight dtype for float formats (bf16, fp8, fp4); bf16 for weight-only integer formats (awq, gptq, int4, int8)."),
     kv_dtype: Optional[str] = typer.Option(None, "--kv-dtype", help="Default: activation dtype."),
     framework: Optional[str] = typer.Option(None, "--framework", "-f", help="vLLM, TensorRT-LLM, SGLang, ..."),
     chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Chunked-prefill tokens per iteration."),

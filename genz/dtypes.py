@@ -10,8 +10,15 @@ Weight, activation and KV-cache formats are set separately per scenario:
   chip has one.
 * ``kv_dtype`` sets the bytes per KV-cache element.
 
+Defaults (:func:`default_act_dtype`): a blank ``act_dtype`` follows the weights only for formats
+served W=A (16/32-bit floats, fp8, fp4); integer weight formats are weight-only quantization
+(``int4``/``int8`` and the aliases ``awq``, ``gptq``, ``w4a16``, ``int4_wo``, ``int8_wo``) and
+compute in bf16, except ``w8a8``, which names int8 activations too. A blank ``kv_dtype`` follows
+the activations.
+
 A chip that lacks a format's tensor-core rate computes it at the next wider rate it has
-(fp8 on A100 runs as 16-bit after dequantization), see :func:`compute_rate_key`.
+(fp8 on A100 runs as 16-bit after dequantization; weights are still stored and read at 8 bits,
+activations then move at 16 bits), see :func:`compute_rate_key` and :func:`activation_bytes`.
 """
 
 from __future__ import annotations
@@ -58,17 +65,29 @@ ALIASES: dict[str, str] = {
     "fp4_e2m1": "fp4",
 }
 
-#: Which compute column to try, widest fallback last.
+#: Which compute column to try, widest fallback last. A float format never borrows an integer
+#: unit's rate (fp8 on A100 dequantizes and runs on the 16-bit tensor cores, not at the int8
+#: rate), and an integer format falls back to wider integers, then to 16 bit.
 _FALLBACK: dict[str, tuple[str, ...]] = {
     "fp32": ("fp32",),
     "tf32": ("tf32", "fp32"),
     "bf16": ("bf16", "fp16", "fp32"),
     "fp16": ("fp16", "bf16", "fp32"),
-    "fp8": ("fp8", "int8", "bf16", "fp16", "fp32"),
-    "int8": ("int8", "fp8", "bf16", "fp16", "fp32"),
-    "fp4": ("fp4", "int4", "fp8", "int8", "bf16", "fp16", "fp32"),
-    "int4": ("int4", "fp4", "int8", "fp8", "bf16", "fp16", "fp32"),
+    "fp8": ("fp8", "bf16", "fp16", "fp32"),
+    "int8": ("int8", "bf16", "fp16", "fp32"),
+    "fp4": ("fp4", "fp8", "bf16", "fp16", "fp32"),
+    "int4": ("int4", "int8", "bf16", "fp16", "fp32"),
 }
+
+#: weight formats whose default activation format is the weight format itself (served W=A);
+#: every other (integer) weight format is weight-only quantization with 16-bit activations
+_W_EQUALS_A = frozenset({"fp32", "tf32", "bf16", "fp16", "fp8", "fp4"})
+
+#: aliases that name the activation format explicitly (W8A8: int8 activations too)
+_ACT_OF_ALIAS: dict[str, str] = {"w8a8": "int8"}
+
+#: activation format of weight-only quantization
+WEIGHT_ONLY_ACT = "bf16"
 
 ALLOWED = tuple(BITS)
 
@@ -85,6 +104,27 @@ def canonical(name: object, field: str = "dtype") -> str:
     return key
 
 
+def default_act_dtype(weight: object) -> str | None:
+    """The activation format used when ``act_dtype`` is blank, from the *raw* weight name.
+
+    * Float formats served W=A (``bf16``/``fp16``/``fp32``/``tf32``, ``fp8``, ``fp4`` and their
+      spellings): the weight format (FP8 and NVFP4 checkpoints run matmuls at that rate).
+    * ``w8a8``: ``int8`` (the alias names its activations).
+    * Other integer formats (``int4``, ``int8``, ``awq``, ``gptq``, ``w4a16``, ``int4_wo``,
+      ``int8_wo``): weight-only quantization, activations in ``bf16`` (the kernel dequantizes).
+
+    The raw name matters because ``w8a8`` and ``int8_wo`` canonicalize to the same storage format
+    but not the same activations. Returns None for an unknown name (reported on the weight column).
+    """
+    key = str(weight).strip().lower()
+    if key in _ACT_OF_ALIAS:
+        return _ACT_OF_ALIAS[key]
+    canon = ALIASES.get(key, key)
+    if canon not in BITS:
+        return None
+    return canon if canon in _W_EQUALS_A else WEIGHT_ONLY_ACT
+
+
 def bytes_per_element(name: str) -> float:
     """Storage bytes per element of a canonical dtype (scales included for 4-bit formats)."""
     return BITS[name] / 8.0
@@ -99,6 +139,18 @@ def compute_dtype(weight: str, act: str) -> str:
     """
     del weight
     return act
+
+
+def activation_bytes(act: str, available: set[str] | dict) -> float:
+    """Bytes per activation element as the chip materializes them.
+
+    Activations live in the format the matmuls compute in (:func:`compute_rate_key`): fp8
+    activations on a chip without fp8 units are dequantized to 16 bit (W8A16), so they move at 2
+    bytes, not 1. Never narrower than ``act`` and never widened past 16 bit (a 16-bit format on a
+    chip whose only matrix rate is fp32 still moves 2-byte tensors).
+    """
+    run = compute_rate_key(act, available)
+    return max(bytes_per_element(act), min(bytes_per_element(run), 2.0))
 
 
 def compute_rate_key(dtype: str, available: set[str] | dict) -> str:

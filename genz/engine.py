@@ -7,10 +7,11 @@ passes, never a Python loop per scenario.
 Timing of a phase
     A phase is ``n`` iterations; iteration ``j`` processes ``t`` new tokens for each of ``S``
     sequences with ``s_j = s0 + j·Δ`` tokens already cached. Each operator's time is a roofline
-    ``max(FLOPs/rate, bytes/bandwidth)``, with FLOPs and bytes affine in ``s`` (capped by a sliding
-    window), so the sum over iterations is computed exactly in closed form
-    (:func:`sum_max_affine`). Prefill is one iteration over the prompt; decode is ``output-1``
-    iterations of one token, context growing by one each.
+    ``max(FLOPs/rate, bytes/bandwidth)``, with FLOPs and bytes affine in ``s`` up to a sliding
+    window, constant beyond it and quadratic in the (at most one) iteration whose block straddles
+    its edge (:class:`WindowSplit`), so the sum over iterations is computed exactly in closed form
+    (:func:`sum_max_affine`, :func:`sum_block_keys`). Prefill is one iteration over the prompt;
+    decode is ``output-1`` iterations of one token, context growing by one each.
 
 Pipeline parallelism
     Layers are split over ``pp`` stages; a batch is split into ``m = min(batch, pp)`` micro-batches.
@@ -21,6 +22,9 @@ Pipeline parallelism
 Metrics (per CONTRACT.md and the measurement README)
     TTFT = prefill of the whole batch. TPOT = mean decode step over the output (the first output
     token comes from the prefill). e2e = TTFT + Σ decode steps. Throughput = batch·output/e2e.
+    A batch whose KV cache does not fit runs in waves (see :func:`estimate`): TTFT is then the
+    mean over requests, including the wait for earlier waves, and never below the prefill of the
+    whole batch in one pass.
 """
 
 from __future__ import annotations
@@ -143,6 +147,94 @@ def sum_max_affine(n, a1, b1, a2, b2):
     return sum_g + _sum_pos_affine(n, np.asarray(a1) - a2, np.asarray(b1) - b2)
 
 
+def _count_le(s0, delta, n, x):
+    """How many of ``s_j = s0 + j·Δ`` (j = 0..n-1, Δ >= 0) are <= x."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.where(delta > 0, np.floor((x - s0) / np.where(delta > 0, delta, 1.0)) + 1.0,
+                     np.where(s0 <= x, n, 0.0))
+    return np.clip(k, 0.0, n)
+
+
+def _count_lt(s0, delta, n, x):
+    """How many of ``s_j = s0 + j·Δ`` (j = 0..n-1, Δ >= 0) are < x."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.where(delta > 0, np.ceil((x - s0) / np.where(delta > 0, delta, 1.0)),
+                     np.where(s0 < x, n, 0.0))
+    return np.clip(k, 0.0, n)
+
+
+def _power_sums(s0, delta, lo, hi):
+    """(Σ s_j, Σ s_j²) over j = lo..hi-1 of ``s_j = s0 + j·Δ`` (empty when hi <= lo)."""
+    cnt = np.maximum(hi - lo, 0.0)
+    hi = lo + cnt
+    sj = (lo + hi - 1.0) * cnt / 2.0  # Σ j
+    sj2 = ((hi - 1.0) * hi * (2.0 * hi - 1.0) - (lo - 1.0) * lo * (2.0 * lo - 1.0)) / 6.0  # Σ j²
+    return cnt * s0 + delta * sj, cnt * s0 * s0 + 2.0 * s0 * delta * sj + delta * delta * sj2
+
+
+@dataclass
+class WindowSplit:
+    """A phase's iterations split by how a block of ``t`` queries meets a sliding window ``W``.
+
+    Iteration ``j`` has ``s_j = s0 + j·Δ`` cached tokens; its query-key pairs are
+    ``K(s, t) = G(s+t) - G(s)`` (:func:`genz.ops.block_keys`) and it reads ``min(s, W-1)`` cached
+    tokens. With ``B = W-1``:
+
+    * ``j < n1`` (``s + t <= B``): nothing reaches the window, ``K = t·s + t(t+1)/2`` (affine);
+    * ``n1 <= j < n12`` (``B-t < s < B``): the block straddles the window edge,
+      ``K = W·(s+t) - W(W-1)/2 - s(s+1)/2`` (quadratic), ``min(s, B) = s``;
+    * ``j >= n12`` (``s >= B``): every query sees ``W`` keys, ``K = t·W``, ``min(s, B) = B``.
+
+    The middle range is an open interval of length ``t``, so it holds at most one iteration when
+    ``Δ >= t`` (prefill, chunked prefill, decode), and :func:`run_phase` times it exactly. Only
+    speculative verification (``t = γ+1`` tokens, advancing ``E < t``) can put a few iterations
+    there; they are timed by the roofline of their totals (exact when one resource dominates
+    there, a slight underestimate otherwise). Without a window ``n1 = n12 = n``.
+    """
+
+    n1: np.ndarray
+    n12: np.ndarray
+    B: np.ndarray  # W-1 (0 where there is no window)
+    Wf: np.ndarray  # W (0 where there is no window)
+    sum_s1: np.ndarray  # Σ s_j over the affine range
+    sum_s2: np.ndarray  # Σ s_j over the straddling range
+    sum_s2sq: np.ndarray  # Σ s_j² over the straddling range
+
+    def keys(self, t):
+        """(Σ K over the affine range, Σ K over the straddling range, K per iteration beyond)."""
+        n2 = self.n12 - self.n1
+        k1 = t * self.sum_s1 + self.n1 * t * (t + 1.0) / 2.0
+        W = self.Wf
+        k2 = W * (self.sum_s2 + n2 * t) - n2 * W * (W - 1.0) / 2.0 - (self.sum_s2sq + self.sum_s2) / 2.0
+        return k1, k2, t * W
+
+
+def window_split(s0, delta, n, t, window) -> WindowSplit:
+    """Split a phase's iterations into the three ranges of :class:`WindowSplit` (closed form)."""
+    W = np.asarray(window, dtype=float)
+    finite = np.isfinite(W)
+    Wf = np.where(finite, W, 0.0)
+    B = np.where(finite, Wf - 1.0, 0.0)
+    n1 = np.where(finite, _count_le(s0, delta, n, B - t), n)
+    n12 = np.maximum(np.where(finite, _count_lt(s0, delta, n, B), n), n1)
+    sum_s1, _ = _power_sums(s0, delta, 0.0, n1)
+    sum_s2, sum_s2sq = _power_sums(s0, delta, n1, n12)
+    return WindowSplit(n1=n1, n12=n12, B=B, Wf=Wf, sum_s1=sum_s1, sum_s2=sum_s2, sum_s2sq=sum_s2sq)
+
+
+def sum_block_keys(s0, delta, n, t, window=INF):
+    """Σ_{j=0}^{n-1} K(s0 + j·Δ, t): query-key pairs of a whole phase, exactly, in closed form.
+
+    ``K(s, t) = Σ_{p=s}^{s+t-1} min(p+1, W)`` (:func:`genz.ops.block_keys`). A prompt of ``L``
+    tokens in one block gives ``L(L+1)/2`` (``L <= W``) or ``W(W+1)/2 + (L-W)·W``; ``k`` chunks of
+    ``c = L/k`` (``s0 = 0, Δ = c``) telescope to the same total.
+    """
+    s0, delta, n, t = (np.asarray(x, dtype=float) for x in (s0, delta, n, t))
+    ws = window_split(s0, delta, n, t, window)
+    k1, k2, k3 = ws.keys(t)
+    return k1 + k2 + (n - ws.n12) * k3
+
+
 # ----------------------------------------------------------------------------------------------
 # phases
 # ----------------------------------------------------------------------------------------------
@@ -217,9 +309,12 @@ def run_phase(model: ModelSpec, inp: Inputs, step: Step, s0, delta, n_iter, n_on
     zeros = np.zeros(N)
     details: list[dict] = []
 
+    def grows(op):  # cost depends on the cached context
+        return np.any(op.f1) or np.any(op.b1) or np.any(op.fk)
+
     comm = [op for op in ops if op.kind == "comm"]
-    flat = [op for op in ops if op.kind != "comm" and not (np.any(op.f1) or np.any(op.b1))]
-    ctx = [op for op in ops if op.kind != "comm" and (np.any(op.f1) or np.any(op.b1))]
+    flat = [op for op in ops if op.kind != "comm" and not grows(op)]
+    ctx = [op for op in ops if op.kind != "comm" and grows(op)]
 
     # --- collectives -------------------------------------------------------------------------
     tn = zeros.copy()
@@ -271,24 +366,29 @@ def run_phase(model: ModelSpec, inp: Inputs, step: Step, s0, delta, n_iter, n_on
         FRc = _op_rates(ctx, inp)
     for i, op in enumerate(ctx):
         fr = FRc[i]
-        c0, c1 = _row(op.f0, N) / fr, _row(op.f1, N) / fr
-        m0, m1 = _row(op.b0, N) / mr, _row(op.b1, N) / mr
-        cap = _row(op.s_cap, N)
-        finite = np.isfinite(cap)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            jA = np.where(delta > 0, np.ceil((cap - s0) / np.where(delta > 0, delta, 1.0)),
-                          np.where(s0 < cap, n, 0.0))
-        jA = np.clip(np.where(finite, jA, n), 0.0, n)
-        nB = n - jA
-        capv = np.where(finite, cap, 0.0)
-        tA = sum_max_affine(jA, c0 + c1 * s0, c1 * delta, m0 + m1 * s0, m1 * delta)
-        tB = nB * np.maximum(c0 + c1 * capv, m0 + m1 * capv)
-        sum_s = jA * s0 + delta * jA * (jA - 1.0) / 2.0 + nB * capv  # Σ_j min(s_j, cap)
-        sum_c = c0 * n + c1 * sum_s
-        sum_m = m0 * n + m1 * sum_s
-        f_tot = _row(op.f0, N) * n + _row(op.f1, N) * sum_s
-        b_tot = _row(op.b0, N) * n + _row(op.b1, N) * sum_s
-        t = (tA + tB) * op.count
+        f0, f1, fk = _row(op.f0, N), _row(op.f1, N), _row(op.fk, N)
+        b0, b1 = _row(op.b0, N), _row(op.b1, N)
+        tq = _row(op.kt, N)  # queries per sequence in the block
+        ws = window_split(s0, delta, n, tq, _row(op.window, N))
+        n2 = ws.n12 - ws.n1
+        n3 = n - ws.n12
+        k1, k2, k3 = ws.keys(tq)
+        # (1) affine range: flops = f0 + fk·t(t+1)/2 + (f1 + fk·t)·s, bytes = b0 + b1·s (no window: all)
+        F1a, F1b = f0 + fk * tq * (tq + 1.0) / 2.0, f1 + fk * tq
+        tA = sum_max_affine(ws.n1, (F1a + F1b * s0) / fr, F1b * delta / fr, (b0 + b1 * s0) / mr, b1 * delta / mr)
+        # (2) straddling range (at most one iteration unless verifying γ+1 tokens): roofline of its totals
+        F2 = n2 * f0 + f1 * ws.sum_s2 + fk * k2
+        B2 = n2 * b0 + b1 * ws.sum_s2
+        tS = np.maximum(F2 / fr, B2 / mr)
+        # (3) beyond the window: constant per iteration, W-1 cached tokens, t·W query-key pairs
+        F3 = f0 + f1 * ws.B + fk * k3
+        B3 = b0 + b1 * ws.B
+        tB = n3 * np.maximum(F3 / fr, B3 / mr)
+        f_tot = ws.n1 * f0 + f1 * ws.sum_s1 + fk * k1 + F2 + n3 * F3
+        b_tot = ws.n1 * b0 + b1 * ws.sum_s1 + B2 + n3 * B3
+        sum_c = f_tot / fr
+        sum_m = b_tot / mr
+        t = (tA + tS + tB) * op.count
         cb = sum_c >= sum_m
         tc = tc + np.where(cb, t, 0.0)
         tm = tm + np.where(cb, 0.0, t)
@@ -554,12 +654,14 @@ def kv_bytes_per_request(model: ModelSpec, inp: Inputs, context: np.ndarray) -> 
     return total / pp * _stage_imbalance(model, pp)
 
 
-def activation_bytes(model: ModelSpec, inp: Inputs) -> np.ndarray:
-    """Transient workspace of the largest iteration (bytes per device).
+def _workspace(model: ModelSpec, inp: Inputs):
+    """Coefficients of the workspace for ``c`` requests in flight (bytes per device)::
 
-    Frameworks cap the tokens per iteration (``max_num_tokens``, chunk size; default 8192), so the
-    workspace is the residual stream plus the widest intermediate for that many tokens, and the
-    fp32 logits of the batch.
+        activations(c) = X·max(min(c·a, budget), c·b) + c·g
+
+    ``X``: bytes per token in flight (residual stream + widest intermediate), ``a = L/cp`` prompt
+    tokens per request, ``b = beams`` decode tokens per request, ``budget`` the framework's token cap
+    per iteration, ``g`` fp32 logits bytes per request. Returns (X, a, b, budget, g).
     """
     h = model.hidden
     tp = inp.tp.astype(float)
@@ -573,11 +675,22 @@ def activation_bytes(model: ModelSpec, inp: Inputs) -> np.ndarray:
         if f is not None:
             widest = max(widest, (f.mats - 1) * f.d_ff * (f.top_k or 1), (f.mats - 1) * f.d_shared)
     budget = np.where(inp.chunk > 0, inp.chunk, np.where(inp.budget > 0, inp.budget, DEFAULT_TOKEN_BUDGET))
+    X = (4.0 * h + 2.0 * widest / tp) * inp.ab
+    g = inp.beams * model.vocab / tp * 4.0
+    return X, inp.L / inp.cp, inp.beams.astype(float), budget, g
+
+
+def activation_bytes(model: ModelSpec, inp: Inputs) -> np.ndarray:
+    """Transient workspace of the largest iteration (bytes per device).
+
+    Frameworks cap the tokens per iteration (``max_num_tokens``, chunk size; default 8192), so the
+    workspace is the residual stream plus the widest intermediate for that many tokens, and the
+    fp32 logits of the batch (:func:`_workspace`, for the replica's batch).
+    """
+    X, a, b, budget, g = _workspace(model, inp)
     Br = replica_batch(inp)
-    tokens = np.minimum(Br * inp.L / inp.cp, budget)
-    tokens = np.maximum(tokens, Br * inp.beams)
-    logits = Br * inp.beams * model.vocab / tp * 4.0
-    return tokens * (4.0 * h + 2.0 * widest / tp) * inp.ab + logits
+    tokens = np.maximum(np.minimum(Br * a, budget), Br * b)
+    return tokens * X + Br * g
 
 
 def memory(model: ModelSpec, inp: Inputs) -> Memory:
@@ -622,17 +735,29 @@ def bottleneck_of(*phases: PhaseResult) -> np.ndarray:
     return _BOUNDS[np.argmax(stack, axis=0)]
 
 
-def concurrency(model: ModelSpec, inp: Inputs) -> tuple[np.ndarray, Memory]:
+def concurrency(model: ModelSpec, inp: Inputs, extra_weights=0.0) -> tuple[np.ndarray, Memory]:
     """Requests a replica can hold at once (KV-limited), and the full-batch memory.
 
     Paged-KV serving stacks admit as many requests as their KV cache holds and queue the rest,
-    so a batch whose KV exceeds memory runs in waves. Returns 0 when not even the weights, the
-    workspace and one request fit.
+    so a batch whose KV exceeds memory runs in waves. The workspace is that of the requests in
+    flight, not of the whole queue: ``c`` is the largest integer with
+
+        weights + extra_weights + activations(c) + c·kv ≤ capacity
+
+    With ``activations(c) = X·max(min(c·a, budget), c·b) + c·g`` (:func:`_workspace`) the
+    condition is ``c·(kv+g+X·b) ≤ F`` and ``min(c·(kv+g+X·a), c·(kv+g) + X·budget) ≤ F``
+    (``F`` = capacity - weights), so, in closed form,
+    ``c = floor(min(F/(kv+g+X·b), max(F/(kv+g+X·a), (F - X·budget)/(kv+g))))``.
+    A batch that fits whole gets ``c = batch``; so a larger queue never shrinks ``c``. Returns 0
+    when not even the weights, the workspace and one request fit.
     """
     mem = memory(model, inp)
-    free = mem.capacity - mem.weights - mem.activations
-    per = np.maximum(mem.kv_per_seq, 1e-9)
-    conc = np.floor(np.maximum(free, 0.0) / per)
+    X, a, b, budget, g = _workspace(model, inp)
+    F = mem.capacity - mem.weights - extra_weights
+    kv = np.maximum(mem.kv_per_seq, 1e-9)
+    c_decode = F / (kv + g + X * b)
+    c_prompt = np.maximum(F / (kv + g + X * a), (F - X * budget) / (kv + g))
+    conc = np.floor(np.maximum(np.minimum(c_decode, c_prompt), 0.0) * (1.0 + 1e-12))
     return np.minimum(conc, replica_batch(inp)), mem
 
 
@@ -694,9 +819,27 @@ def speculative_decode(model: ModelSpec, draft: ModelSpec, inp: Inputs, want_ops
 def estimate(model: ModelSpec, inp: Inputs, want_ops: bool = False, draft: ModelSpec | None = None) -> Estimate:
     """TTFT, TPOT, e2e latency, throughput, memory and bottlenecks for every scenario.
 
-    When a batch's KV cache does not fit, the requests run in ``waves`` of as many as fit
-    (``extra['concurrency']``); e2e and throughput cover all waves, TTFT and TPOT are those of
-    one wave. ``extra['fits']`` is False when not even one request fits next to the weights.
+    When a batch's KV cache does not fit, the requests run in ``waves``: as a paged-KV server
+    admits them, ``c`` = as many as fit (``extra['concurrency']``) per wave, the rest in the last
+    wave; each wave starts when the one before has finished. Under waves
+
+    * TTFT is the mean over requests of their time to first token: a request in wave ``k`` waits
+      for the ``k`` earlier waves (prefill + decode each) and then its wave's prefill; but never
+      less than the prefill of the whole batch in one pass, the TTFT the batch reports when it fits
+      (one pass, every first token at its end). Without that floor a mean could credit the first
+      wave's shorter prefill, which the one-pass convention never credits, and a batch would look
+      faster for lack of memory (more HBM, a shorter prompt or a smaller batch would raise TTFT);
+      and never more than e2e (the floor's one pass can cost more than the waves' prefills);
+    * TPOT is the mean over requests of their wave's decode step;
+    * e2e is when the last wave finishes, and throughput covers all waves;
+    * ``prefill``/``decode`` (time split, FLOPs, bytes) are totals over all waves.
+
+    A request that does not fit waits for a whole earlier wave, so neither TTFT nor e2e falls
+    when a growing batch starts a new wave, nor when a longer prompt lowers the concurrency. With
+    one wave all of these are those of the batch.
+    ``extra['prefill_flops']``/``extra['decode_flops']`` are whole-deployment FLOPs (all devices,
+    all replicas, all waves). ``extra['fits']`` is False when not even one request fits next to
+    the weights.
 
     Serving options, per row: speculative decoding (``spec_tokens`` > 0 with ``draft``),
     prefill/decode disaggregation (``decode_tp`` > 0: decode runs on its own pool after a KV
@@ -709,8 +852,7 @@ def estimate(model: ModelSpec, inp: Inputs, want_ops: bool = False, draft: Model
     if draft is not None and np.any(inp.spec_tokens > 0):
         # the draft's weights share the devices
         extra_w = np.where(inp.spec_tokens > 0, weight_bytes_per_device(draft, dinp), 0.0)
-        free = mem_full.capacity - mem_full.weights - extra_w - mem_full.activations
-        conc = np.minimum(np.floor(np.maximum(free, 0.0) / np.maximum(mem_full.kv_per_seq, 1e-9)), replica_batch(inp))
+        conc, _ = concurrency(model, dinp, extra_w)
     Br = replica_batch(inp)
     # offload: what HBM cannot hold lives in host memory (host link bandwidth per pass)
     offload = (inp.offload_w | inp.offload_kv) & (conc < Br)
@@ -728,45 +870,50 @@ def estimate(model: ModelSpec, inp: Inputs, want_ops: bool = False, draft: Model
         conc = np.where(offload, Br, conc)
     fits = conc >= 1
     waves = np.where(fits, np.ceil(Br / np.maximum(conc, 1.0)), 1.0)
+    # greedy admission: full waves of `conc` requests, then the rest (per replica)
+    full = np.where(waves > 1, np.minimum(conc, Br), Br)
+    last = Br - (waves - 1.0) * full
     run = inp
     if np.any(waves > 1):
         run = inp.take(np.arange(len(inp)))
-        run.B = np.ceil(Br / waves) * inp.dp
-    drun = decode_pool(run)
-    pf = prefill(model, run, want_ops=want_ops)
-    # fixed per-run cost (tokenization, scheduling, setup) lands before the first token
-    _add_time(pf, inp.eff["request_overhead_s"], "t_overhead")
+        run.B = full * inp.dp
     spec = (inp.spec_tokens > 0) if draft is not None else np.zeros(len(inp), dtype=bool)
-    if spec.all():
-        dc = speculative_decode(model, draft, drun, want_ops=want_ops)
-    else:
-        dc = decode(model, drun, want_ops=want_ops)
-        if spec.any():
-            idx = np.nonzero(spec)[0]
-            dc = _merge(dc, speculative_decode(model, draft, drun.take(idx)), idx)
-    O = inp.O.astype(float)
+    pf, dc, tpot = _wave(model, draft, run, spec, want_ops, bool(spec.all()))
     # offload penalty: spilled weights stream over the host link on every pass; spilled KV on
-    # every decode step (attention reads the whole context)
+    # every decode step (attention reads the whole context). Offloaded rows run in one wave.
     if offload.any():
         host = inp.host_bw
         _add_time(pf, spill_w / host, "t_memory")
         _add_time(dc, (spill_w + spill_kv) / host * dc.iterations, "t_memory")
-    # disaggregation: the prompt's KV moves from the prefill pool to the decode pool
-    dis = inp.decode_tp > 0
-    if dis.any():
-        kv_req = kv_bytes_per_request(model, inp, inp.L.astype(float)) * (inp.tp * inp.pp) / (dinp.tp * dinp.pp)
-        send = np.maximum(replica_batch(run) * kv_req, 0.0)
-        xfer = np.where(dis, inp.out_lat + send / (inp.out_bw * inp.eff["network"]), 0.0)
-        _add_time(dc, xfer, "t_network")
-    steps = np.maximum(O - 1.0, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tpot = np.where(steps > 0, dc.time / np.maximum(steps, 1.0), np.nan)
-    if np.any(steps == 0):
-        # a 1-token output has no decode step: report the time one step would take
-        one = drun.take(np.nonzero(steps == 0)[0])
-        one.O = np.full(len(one), 2.0)
-        tpot[steps == 0] = decode(model, one).time
-    e2e = (pf.time + dc.time) * waves
+    pf_last, dc_last, tpot_last = pf.time, dc.time, tpot
+    pf_tot, dc_tot = pf, dc
+    multi = np.nonzero(waves > 1)[0]
+    if multi.size:
+        rl = run.take(multi)
+        rl.B = last[multi] * inp.dp[multi]
+        pl_, dl_, tl_ = _wave(model, draft, rl, spec[multi], want_ops, bool(spec.all()))
+        pf_last, dc_last, tpot_last = pf.time.copy(), dc.time.copy(), tpot.copy()
+        pf_last[multi], dc_last[multi], tpot_last[multi] = pl_.time, dl_.time, tl_
+        pf_tot = _waves_total(pf, pl_, multi, waves)
+        dc_tot = _waves_total(dc, dl_, multi, waves)
+    # wave k (0-based) starts when the waves before it finished: k·P, P = one full wave's
+    # prefill + decode; its requests get their first token after its prefill. Mean over the
+    # Br requests (full in each of the first w-1 waves, `last` in the last one), closed form:
+    k = waves - 1.0
+    P = pf.time + dc.time
+    ttft = (full * (k * pf.time + P * k * (k - 1.0) / 2.0) + last * (k * P + pf_last)) / Br
+    e2e = k * P + pf_last + dc_last
+    if multi.size:
+        # ... never below the prefill of the whole batch in one pass, its TTFT had it fit, and
+        # never after the end of the run (every first token comes before the last wave ends)
+        ttft[multi] = np.minimum(np.maximum(ttft[multi], prefill(model, inp.take(multi)).time), e2e[multi])
+    tpot = (full * k * tpot + last * tpot_last) / Br
+    # fixed per-run cost (tokenization, scheduling, setup) lands before the first token
+    ovh = inp.eff["request_overhead_s"]
+    _add_time(pf_tot, ovh, "t_overhead")
+    ttft = ttft + ovh
+    e2e = e2e + ovh
+    O = inp.O.astype(float)
     tokens = inp.B * O
     thr = tokens / e2e
     mem = memory(model, decode_pool(run)) if run is not inp else mem_full
@@ -776,15 +923,81 @@ def estimate(model: ModelSpec, inp: Inputs, want_ops: bool = False, draft: Model
         mem.weights = mem.weights - spill_w
         mem.kv = mem.kv - spill_kv
     devices = inp.devices
+    # whole-deployment FLOPs: per-device FLOPs (all waves) × devices of a replica's pool × dp
+    cp = inp.cp.astype(float)
+    pf_flops = pf_tot.flops * inp.tp * inp.pp * cp * inp.dp
+    dc_flops = dc_tot.flops * dinp.tp * dinp.pp * cp * inp.dp
     return Estimate(
-        ttft_s=pf.time, tpot_s=tpot, e2e_s=e2e, throughput_tok_s=thr,
-        throughput_tok_s_per_device=thr / devices, prefill=pf, decode=dc, memory=mem,
-        bottleneck=bottleneck_of(pf, dc), prefill_bottleneck=bottleneck_of(pf), decode_bottleneck=bottleneck_of(dc),
+        ttft_s=ttft, tpot_s=tpot, e2e_s=e2e, throughput_tok_s=thr,
+        throughput_tok_s_per_device=thr / devices, prefill=pf_tot, decode=dc_tot, memory=mem,
+        bottleneck=bottleneck_of(pf_tot, dc_tot), prefill_bottleneck=bottleneck_of(pf_tot),
+        decode_bottleneck=bottleneck_of(dc_tot),
         extra={"concurrency": np.where(fits, np.minimum(conc, Br), 0.0) * inp.dp, "waves": waves,
                "fits": fits, "memory_full": mem_full.total, "spill_weights": spill_w, "spill_kv": spill_kv,
                "offloaded": offload, "tokens_per_step": np.where(spec, expected_tokens_per_step(
-                   inp.spec_tokens, inp.acceptance), 1.0)},
+                   inp.spec_tokens, inp.acceptance), 1.0),
+               "prefill_flops": pf_flops, "decode_flops": dc_flops},
     )
+
+
+def _wave(model: ModelSpec, draft: ModelSpec | None, run: Inputs, spec: np.ndarray, want_ops: bool,
+          all_spec: bool) -> tuple[PhaseResult, PhaseResult, np.ndarray]:
+    """Prefill, decode (speculative where ``spec``) and TPOT of one wave of ``run.B`` requests.
+
+    ``all_spec`` (every row of the whole estimate speculates) picks the speculative phase as a
+    whole, so that every wave's per-operator list has the same operators. Disaggregated rows add
+    the prompt KV transfer from the prefill to the decode pool (scale-out network) to the decode
+    phase. A 1-token output has no decode step: its TPOT is the time one step would take.
+    """
+    drun = decode_pool(run)
+    pf = prefill(model, run, want_ops=want_ops)
+    if all_spec:
+        dc = speculative_decode(model, draft, drun, want_ops=want_ops)
+    else:
+        dc = decode(model, drun, want_ops=want_ops)
+        if spec.any():
+            idx = np.nonzero(spec)[0]
+            dc = _merge(dc, speculative_decode(model, draft, drun.take(idx)), idx)
+    # disaggregation: the prompt's KV moves from the prefill pool to the decode pool
+    dis = run.decode_tp > 0
+    if dis.any():
+        kv_req = kv_bytes_per_request(model, run, run.L.astype(float)) * (run.tp * run.pp) / (drun.tp * drun.pp)
+        send = np.maximum(replica_batch(run) * kv_req, 0.0)
+        xfer = np.where(dis, run.out_lat + send / (run.out_bw * run.eff["network"]), 0.0)
+        _add_time(dc, xfer, "t_network")
+    steps = np.maximum(run.O.astype(float) - 1.0, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tpot = np.where(steps > 0, dc.time / np.maximum(steps, 1.0), np.nan)
+    if np.any(steps == 0):
+        one = drun.take(np.nonzero(steps == 0)[0])
+        one.O = np.full(len(one), 2.0)
+        tpot[steps == 0] = decode(model, one).time
+    return pf, dc, tpot
+
+
+def _waves_total(full: PhaseResult, last: PhaseResult, idx: np.ndarray, waves: np.ndarray) -> PhaseResult:
+    """A phase summed over all waves: rows ``idx`` get ``(waves-1)·full + last``, others ``full``.
+
+    Per-operator details are summed the same way (the op lists match: same model and phase).
+    """
+    k = waves[idx] - 1.0
+    n = len(full.time)
+    out = PhaseResult(**{f: (v.copy() if isinstance(v, np.ndarray) else v) for f, v in full.__dict__.items()})
+    for f in ("time", "t_compute", "t_memory", "t_network", "t_overhead", "flops", "bytes", "net_bytes",
+              "iterations"):
+        a = np.array(np.broadcast_to(getattr(full, f), (n,)), dtype=float)
+        a[idx] = a[idx] * k + getattr(last, f)
+        setattr(out, f, a)
+    ops = []
+    for d, dl in zip(full.ops, last.ops):
+        d = dict(d)
+        for f in ("flops", "bytes", "net_bytes", "time", "t_compute", "t_memory"):
+            a = np.array(np.broadcast_to(np.asarray(d[f], dtype=float), (n,)), dtype=float)
+            a[idx] = a[idx] * k + np.broadcast_to(np.asarray(dl[f], dtype=float), (len(idx),))
+            d[f] = a
+        ops.append(d)
+    out.ops = ops
+    return out
 
 
 __all__ = ["Inputs", "Estimate", "estimate", "prefill", "decode", "memory", "sum_max_affine", "INF"]

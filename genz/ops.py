@@ -1,17 +1,22 @@
 """Per-operator FLOPs and bytes of one forward iteration, per device, vectorized over scenarios.
 
 An *iteration* processes ``t`` new tokens for each of ``S`` sequences whose KV cache already
-holds ``s`` tokens (prefill: ``s = 0, t = prompt``; decode: ``t = 1, s = context``). Every
-operator's FLOPs and bytes are affine in ``s`` up to a cap (sliding window), which lets the engine
-sum a whole phase of iterations in closed form. An :class:`Op` therefore stores
-``flops = f0 + f1·s`` and ``bytes = b0 + b1·s`` for ``s < s_cap`` (constant beyond), per device,
-for one layer, plus how many layers share it.
+holds ``s`` tokens (prefill: ``s = 0, t = prompt``; decode: ``t = 1, s = context``). An
+:class:`Op` stores, per device and for one layer (plus how many layers share it)::
+
+    flops(s) = f0 + f1·min(s, W-1) + fk·K(s, t)      bytes(s) = b0 + b1·min(s, W-1)
+
+where ``W`` is the op's attention window (``inf`` without one), ``min(s, W-1)`` the cached
+tokens a block reads, and ``K(s, t)`` the exact number of query-key pairs of ``t`` causal queries
+after ``s`` cached tokens (:func:`block_keys`). These pieces are affine, quadratic or constant in
+``s`` on three ranges, which lets the engine sum a whole phase of iterations in closed form.
 
 Modelling choices (each is a comment at its formula):
 
 * GEMM ``[M×K]·[K×N]``: ``2·M·N·K`` FLOPs; bytes = weights ``K·N`` + input ``M·K`` + output ``M·N``.
 * Attention is flash-style: scores stay on chip; bytes = Q, O, the new K/V written and the cached
-  K/V read once per iteration. Causal attention counts half the score matrix.
+  K/V read once per iteration. Causal attention counts the query-key pairs the mask keeps: query
+  ``p`` sees ``min(p+1, W)`` keys (about half the score matrix without a window ``W``).
 * Embedding is a row gather, not a GEMM. The LM head runs on the last token of each sequence only.
 * Norms, activations and RoPE are memory-bound element-wise ops.
 * Tensor parallelism splits heads and FFN width; vocab-parallel embedding and LM head; an
@@ -48,10 +53,12 @@ class Op:
     kind: str
     count: float  # layers sharing this op (multiplier)
     f0: np.ndarray | float = 0.0
-    f1: np.ndarray | float = 0.0
+    f1: np.ndarray | float = 0.0  # FLOPs per cached token read, min(s, W-1) of them
     b0: np.ndarray | float = 0.0
-    b1: np.ndarray | float = 0.0
-    s_cap: np.ndarray | float = INF
+    b1: np.ndarray | float = 0.0  # bytes per cached token read, min(s, W-1) of them
+    fk: np.ndarray | float = 0.0  # FLOPs per attended query-key pair, K(s, kt; window) of them
+    kt: np.ndarray | float = 1.0  # queries per sequence in the block (t), for K
+    window: np.ndarray | float = INF  # keys a query attends at most (sliding window W); inf = global
     comm_s: np.ndarray | float = 0.0
     m_gemm: np.ndarray | float = 1.0
     weight_bytes: np.ndarray | float = 0.0  # bytes of weights read (part of b0)
@@ -116,19 +123,45 @@ def comm(name, seconds, count, bytes_=0.0, once=False) -> Op:
               extra={"net_bytes": bytes_})
 
 
-def _keys_affine(t, window, no_window=False):
-    """Keys attended by a block of t causal queries after s cached tokens: α + β·s, capped.
+def attended_keys(n, window=INF):
+    """G(n) = Σ_{p=0}^{n-1} min(p+1, W): query-key pairs of ``n`` causal queries from position 0.
 
-    Exact without a window: Σ_{p=s}^{s+t-1} (p+1) = t·s + t(t+1)/2. With a window W each query
-    sees at most W keys: the sum is capped at t·W, reached at s* = W - (t+1)/2 (exact for t=1).
-    Returns (alpha, beta, s_cap, keys_at_cap).
+    Query ``p`` sees ``min(p+1, W)`` keys, so (exact for integer ``n``)::
+
+        G(n) = n(n+1)/2                                  n ≤ W-1
+             = W(W-1)/2 + (n-W+1)·W = W·n - W(W-1)/2     n ≥ W-1
+
+    (the branches agree at ``n = W-1`` and ``n = W``). For a fractional ``n`` (the mean chunk of a
+    chunked prefill) the quadratic branch is used up to ``W-1`` and the linear one beyond, so ``G`` is
+    continuous and ``K(s, t) = G(s+t) - G(s)`` is ``t·W`` once ``s ≥ W-1``. ``W = inf`` (no window)
+    gives ``n(n+1)/2``. Arrays broadcast.
     """
-    alpha = t * (t + 1.0) / 2.0
-    beta = t
-    if window is None:
-        return alpha, beta, INF, INF
-    s_cap = np.where(no_window, INF, np.maximum(window - (t + 1.0) / 2.0, 0.0))
-    return alpha, beta, s_cap, t * window
+    n = np.asarray(n, dtype=float)
+    W = np.asarray(window, dtype=float)
+    finite = np.isfinite(W)
+    Wf = np.where(finite, W, 0.0)
+    quad = n * (n + 1.0) / 2.0
+    lin = Wf * n - Wf * (Wf - 1.0) / 2.0
+    return np.where(finite & (n > Wf - 1.0), lin, quad)
+
+
+def block_keys(s, t, window=INF):
+    """K(s, t) = G(s+t) - G(s): query-key pairs of ``t`` causal queries after ``s`` cached tokens.
+
+    Without a window ``t·s + t(t+1)/2``; with a window ``W``: the same while ``s + t ≤ W-1``,
+    ``t·W`` once ``s ≥ W-1`` (every query sees ``W`` keys), quadratic in between. Prompt of ``L``
+    tokens: ``K(0, L) = L(L+1)/2`` for ``L ≤ W``, ``W(W+1)/2 + (L-W)·W`` beyond; the chunks of a
+    chunked prefill telescope to the same total.
+    """
+    s = np.asarray(s, dtype=float)
+    return attended_keys(s + t, window) - attended_keys(s, window)
+
+
+def _window(a: Attention, par: Par):
+    """The window an attention layer runs with: its own, or inf when the stack ignores windows."""
+    if a.window is None:
+        return INF
+    return np.where(par.no_window, INF, float(a.window))
 
 
 def attention_ops(a: Attention, count: int, h: int, st: Step, par: Par) -> list[Op]:
@@ -146,17 +179,19 @@ def attention_ops(a: Attention, count: int, h: int, st: Step, par: Par) -> list[
         d, dv = a.head_dim, a.v_head_dim
         ops.append(gemm("qkv_proj", T, h, Hq * d + Hkv * (d + dv), par, count))
         ops.append(elementwise("rope", T * (Hq + Hkv) * d, par, count, flops_per_elem=6.0, reads=2.0))
-        alpha, beta, s_cap, _ = _keys_affine(t, a.window, par.no_window)
-        # attention core: QK^T and PV over the attended keys: 2·(d + dv) FLOPs per query-key per head
+        W = _window(a, par)
+        # attention core: QK^T and PV over the attended keys K(s, t; W) (block_keys):
+        # 2·(d + dv) FLOPs per query-key pair per head
         fk = 2.0 * Hq * (d + dv) * S / cp
         kv_tok = Hkv * (d + dv) * par.kvb  # KV bytes per token per device
-        # bytes: Q in + O out (act dtype), new K/V written, cached K/V (s + t tokens) read once
+        # bytes: Q in + O out (act dtype), new K/V written, the block's own K/V and the cached
+        # K/V it attends (min(s, W-1) tokens) read once
         qo = S * t / cp * Hq * (d + dv) * par.ab
         new_kv = S * t / cp * kv_tok
         read0 = S * t * kv_tok / cp  # read of the block's own keys
         ops.append(Op(name="attention", kind="attention", count=count,
-                      f0=fk * alpha, f1=fk * beta, b0=qo + new_kv + read0, b1=S * kv_tok / cp,
-                      s_cap=s_cap, rate="attn", kernels=1.0, per_seq=True))
+                      fk=fk, kt=t, window=W, b0=qo + new_kv + read0, b1=S * kv_tok / cp,
+                      rate="attn", kernels=1.0, per_seq=True))
         ops.append(gemm("o_proj", T, Hq * dv, h, par, count))
         if np.any(cp > 1):
             # ring attention: every rank passes its K/V block around the ring (cp-1)/cp of the prompt
@@ -186,7 +221,7 @@ def _mla_ops(a: Attention, count: int, h: int, st: Step, par: Par, T, Hq) -> lis
         ops.append(gemm("q_proj", T, h, Hq * (nope + rope), par, count))
     ops.append(gemm("kv_a_proj", T, h, r + rope, par, count))  # replicated: latent + rope key
     lat_tok = (r + rope) * par.kvb  # latent KV bytes per token (not split by TP)
-    alpha, beta, s_cap, _ = _keys_affine(t, a.window, par.no_window)
+    W = _window(a, par)
     absorb = st.absorb
     # --- absorbed (decode): q_nope·W_UK -> latent query; attention in latent space; ·W_UV ---
     f_abs_proj = 2.0 * T * Hq * nope * r + 2.0 * T * Hq * r * dv
@@ -196,13 +231,15 @@ def _mla_ops(a: Attention, count: int, h: int, st: Step, par: Par, T, Hq) -> lis
     fk_exp = 2.0 * Hq * (nope + rope + dv) * S / cp
     f_exp_proj0 = 2.0 * S * t / cp * r * Hq * (nope + dv)  # expand this block's latents
     f_exp_proj1 = 2.0 * S / cp * r * Hq * (nope + dv)  # ... and the cached context's, per token
-    f0 = np.where(absorb, fk_abs * alpha + f_abs_proj, fk_exp * alpha + f_exp_proj0)
-    f1 = np.where(absorb, fk_abs * beta, fk_exp * beta + f_exp_proj1)
+    # FLOPs = f0 + f1·(cached tokens attended) + fk·(query-key pairs K(s, t; W))
+    f0 = np.where(absorb, f_abs_proj, f_exp_proj0)
+    f1 = np.where(absorb, 0.0, f_exp_proj1)
+    fk = np.where(absorb, fk_abs, fk_exp)
     qo = T * Hq * (nope + rope + dv) * par.ab
     b0 = qo + w_abs + T * lat_tok + S * t / cp * lat_tok
     b1 = S * lat_tok / cp
-    ops.append(Op(name="attention", kind="attention", count=count, f0=f0, f1=f1, b0=b0, b1=b1,
-                  s_cap=s_cap, rate="attn", kernels=3.0, weight_bytes=w_abs, per_seq=True))
+    ops.append(Op(name="attention", kind="attention", count=count, f0=f0, f1=f1, fk=fk, kt=t, window=W,
+                  b0=b0, b1=b1, rate="attn", kernels=3.0, weight_bytes=w_abs, per_seq=True))
     ops.append(gemm("o_proj", T, Hq * dv, h, par, count))
     return ops
 

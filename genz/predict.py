@@ -77,17 +77,20 @@ def _hw_arrays(hws: list[Hardware], idx: np.ndarray, rows: pl.DataFrame) -> dict
                         .alias("c")).get_column("c")
     uniq = combo.unique().sort().to_list()
     inv = combo.replace_strict({u: i for i, u in enumerate(uniq)}, return_dtype=pl.Int64).to_numpy()
-    pk, pa = [], []
+    pk, pa, ab = [], [], []
     for u in uniq:
         hi, dt, kdt = u.split("|")
         h = hws[int(hi)]
         pk.append(h.peak_flops[dtypes.compute_rate_key(dt, h.peak_flops)])
         adt = "fp8" if (dt == "fp8" and kdt == "fp8") else "bf16"
         pa.append(h.peak_flops[dtypes.compute_rate_key(adt, h.peak_flops)])
+        # activations move in the format the chip computes in (fp8 on A100: 16 bit)
+        ab.append(dtypes.activation_bytes(dt, h.peak_flops))
     peak = np.array(pk, dtype=float)[inv] if len(idx) else np.zeros(0)
     peak_attn = np.array(pa, dtype=float)[inv] if len(idx) else np.zeros(0)
     out["peak_matrix"] = peak
     out["peak_attn"] = peak_attn
+    out["ab"] = np.array(ab, dtype=float)[inv] if len(idx) else np.zeros(0)
     return out
 
 
@@ -112,7 +115,7 @@ def build_inputs(rows: pl.DataFrame, hws: list[Hardware], hw_idx: np.ndarray,
     return Inputs(
         B=batch, L=i("_input_tokens"), O=i("_output_tokens"), tp=i("_tp"), pp=i("_pp"), ep=i("_ep"),
         dp=i("_dp"), cp=i("_cp"), beams=i("_num_beams"), devices=i("_num_devices"), chunk=i("_chunk_size"),
-        budget=i("_max_num_tokens"), wb=wb, ab=b("_act_dtype"), kvb=b("_kv_dtype"), eb=np.maximum(wb, 2.0),
+        budget=i("_max_num_tokens"), wb=wb, kvb=b("_kv_dtype"), eb=np.maximum(wb, 2.0),
         eff=effs, offload_w=offload.is_in(["weights", "both"]).to_numpy(),
         offload_kv=offload.is_in(["kv", "both"]).to_numpy(),
         spec_tokens=i("_spec_tokens"),
@@ -284,8 +287,9 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         extra_f["kv_cache_per_device_gb"][sel] = mem.kv / GB
         extra_f["activations_per_device_gb"][sel] = mem.activations / GB
         extra_f["max_batch_fit"][sel] = max_fit
-        extra_f["prefill_flops"][sel] = est.prefill.flops * inp.devices / inp.dp
-        extra_f["decode_flops"][sel] = est.decode.flops * inp.devices / inp.dp
+        # whole deployment: every device of every replica (prefill pool, decode pool), all waves
+        extra_f["prefill_flops"][sel] = est.extra["prefill_flops"]
+        extra_f["decode_flops"][sel] = est.extra["decode_flops"]
         for ph, r in (("prefill", est.prefill), ("decode", est.decode)):
             extra_f[f"{ph}_compute_ms"][sel] = r.t_compute * 1e3
             extra_f[f"{ph}_memory_ms"][sel] = r.t_memory * 1e3
@@ -299,7 +303,7 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         pb[sel] = est.prefill_bottleneck
         db[sel] = est.decode_bottleneck
         extrap = profiles.extrapolation(prof_idx, inp)
-        calib[sel] = np.where(extrap != "", extrap, prof_label)
+        calib[sel] = np.where(extrap != "", prof_label.astype(object) + "; " + extrap, prof_label)
         prof_col[sel] = profiles.profile_ids(prof_idx)
         lo, hi = profiles.band_rows(prof_idx, metric_here, inp, spec)
         band_lo[sel] = lo

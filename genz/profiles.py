@@ -1,12 +1,18 @@
 """Calibration profiles: fitted efficiency factors and uncertainty bands per platform × framework.
 
 A profile file is JSON produced by the calibration rule (``genz calibrate``); no number in it is
-typed by hand. Lookup order for a scenario on hardware ``H`` with serving stack ``F``:
+typed by hand. It holds two halves that :func:`genz.efficiency.compose` joins:
 
-1. ``H / F``  — fitted on measurements of that platform and framework;
-2. ``H / generic`` — fitted on that platform, any framework;
-3. ``* / F``  — the framework's cross-platform fit (platform uncalibrated);
-4. ``* / generic`` — the global fit; 5. the built-in defaults (uncalibrated).
+* ``hardware``: per platform, the chip's factors and an honest label: ``calibrated`` (the
+  platform's own rows identified its hardware factors), ``inherited from <platforms>`` (unmeasured;
+  its architecture family's fitted die factors), or ``prior`` (kernel-timing priors or defaults);
+* ``stacks``: per serving stack, the software factors; ``generic`` is the *reference* stack, the
+  pooled production stacks, which a scenario without a framework gets: two platforms compared
+  without a framework, or under the same framework, differ only by their specs and hardware factors.
+
+``profiles`` lists every platform × public stack composition (for the warehouse and reports).
+Lookup for hardware ``H`` and framework ``F``: ``H``'s hardware factors (or the defaults, labelled
+``prior``) composed with stack ``F`` if it was fitted, else its base framework's, else the reference.
 
 Where profiles come from (first that exists): an explicit path, ``$GENZ_PROFILES``,
 ``results/calibration/profiles.json`` under the working directory (written by the pipeline), the
@@ -23,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .efficiency import DEFAULT, Efficiency
+from .efficiency import DEFAULT, DEFAULT_STACK, HARDWARE_FACTORS, Efficiency, StackFactors, compose
 from .errors import GenzError
 
 PACKAGED = Path(__file__).parent / "data" / "calibration" / "profiles.json"
@@ -47,14 +53,23 @@ class Profile:
     n_rows: int = 0
     bands: dict = field(default_factory=dict, hash=False, compare=False)  # metric -> [lo, hi]
     ranges: dict = field(default_factory=dict, hash=False, compare=False)  # batch/input/output max
+    label: str = ""  # 'calibrated' | 'inherited from X+Y' | 'prior' (see the module docstring)
+    stack: str = ""  # the serving stack whose software factors this profile uses
+    stack_label: str = ""  # 'measured (n rows)' | 'reference (pooled a+b)' | 'prior'
 
     @property
     def id(self) -> str:
         return f"{self.platform}/{self.framework}@{self.version}"
 
+    @property
+    def how(self) -> str:
+        """The calibration label shown everywhere a prediction is shown."""
+        return self.label or ("calibrated" if self.calibrated else "prior")
+
     def to_json(self) -> dict:
         return {"platform": self.platform, "framework": self.framework, "version": self.version,
-                "calibrated": self.calibrated, "n_rows": self.n_rows,
+                "calibrated": self.calibrated, "n_rows": self.n_rows, "label": self.how,
+                "stack": self.stack or self.framework, "stack_label": self.stack_label,
                 "factors": self.efficiency.as_dict(), "bands": self.bands, "ranges": self.ranges}
 
     @classmethod
@@ -65,23 +80,126 @@ class Profile:
             return cls(platform=str(d["platform"]), framework=str(d["framework"]),
                        efficiency=Efficiency(**factors), version=str(d.get("version", "")),
                        calibrated=bool(d.get("calibrated", True)), n_rows=int(d.get("n_rows", 0)),
-                       bands=dict(d.get("bands") or {}), ranges=dict(d.get("ranges") or {}))
+                       bands=dict(d.get("bands") or {}), ranges=dict(d.get("ranges") or {}),
+                       label=str(d.get("label", "")), stack=str(d.get("stack", "")),
+                       stack_label=str(d.get("stack_label", "")))
         except (KeyError, TypeError, ValueError) as exc:
             raise GenzError(f"{origin}: malformed profile entry ({exc})") from None
 
 
 DEFAULT_PROFILE = Profile(platform="*", framework="generic", efficiency=DEFAULT, version="defaults",
-                          calibrated=False)
+                          calibrated=False, label="prior", stack="generic", stack_label="prior")
+
+
+@dataclass(frozen=True)
+class HardwareEntry:
+    """A platform's hardware factors, as calibration left them."""
+
+    platform: str
+    family: str
+    factors: dict  # name -> value, the names of efficiency.HARDWARE_FACTORS
+    label: str  # 'calibrated' | 'inherited from ...' | 'prior'
+    n_rows: int = 0
+    identified: tuple = ()  # hardware factors the data identified (posterior much narrower than prior)
+    ranges: dict = field(default_factory=dict, hash=False, compare=False)
+    bands: dict = field(default_factory=dict, hash=False, compare=False)
+
+    def to_json(self) -> dict:
+        return {"platform": self.platform, "family": self.family, "factors": self.factors, "label": self.label,
+                "n_rows": self.n_rows, "identified": list(self.identified), "ranges": self.ranges,
+                "bands": self.bands}
+
+    @classmethod
+    def from_json(cls, d: dict) -> HardwareEntry:
+        return cls(platform=str(d["platform"]), family=str(d.get("family", "")),
+                   factors={k: float(v) for k, v in d["factors"].items() if k in HARDWARE_FACTORS},
+                   label=str(d.get("label", "prior")), n_rows=int(d.get("n_rows", 0)),
+                   identified=tuple(d.get("identified") or ()), ranges=dict(d.get("ranges") or {}),
+                   bands=dict(d.get("bands") or {}))
+
+
+@dataclass(frozen=True)
+class StackEntry:
+    """A serving stack's software factors, as calibration left them."""
+
+    stack: str
+    factors: StackFactors
+    label: str  # 'measured (n rows)' | 'reference (pooled a+b)' | 'prior'
+    n_rows: int = 0
+    identified: tuple = ()
+    base: str = ""  # the framework a variant stack belongs to ('' for a framework itself)
+    public: bool = True  # selectable by a scenario's framework (False: a source's unstated stack)
+
+    def to_json(self) -> dict:
+        return {"stack": self.stack, "factors": self.factors.as_dict(), "label": self.label, "n_rows": self.n_rows,
+                "identified": list(self.identified), "base": self.base, "public": self.public}
+
+    @classmethod
+    def from_json(cls, d: dict) -> StackEntry:
+        names = set(StackFactors.names())
+        return cls(stack=str(d["stack"]), factors=StackFactors(**{k: float(v) for k, v in d["factors"].items()
+                                                                   if k in names}),
+                   label=str(d.get("label", "")), n_rows=int(d.get("n_rows", 0)),
+                   identified=tuple(d.get("identified") or ()), base=str(d.get("base", "")),
+                   public=bool(d.get("public", True)))
+
+
+REFERENCE_STACK = StackEntry(stack="generic", factors=DEFAULT_STACK, label="prior")
 
 
 class ProfileSet:
     """A set of profiles with the lookup chain described in the module docstring."""
 
-    def __init__(self, profiles: list[Profile] | None = None, source: str = "built-in defaults"):
+    def __init__(self, profiles: list[Profile] | None = None, source: str = "built-in defaults",
+                 hardware: list[HardwareEntry] | None = None, stacks: list[StackEntry] | None = None,
+                 version: str = "defaults"):
         self.profiles = list(profiles or [])
         self.source = source
+        self.version = version
+        self.hardware = {h.platform.lower(): h for h in hardware or []}
+        self.stacks = {s.stack: s for s in stacks or []}
         self._by_key = {(p.platform.lower(), p.framework): p for p in self.profiles}
         self._all = [*self.profiles, DEFAULT_PROFILE]
+        self._composed: dict[tuple[str, str], Profile] = {}
+
+    def stack_for(self, framework: str, family: str = "") -> tuple[StackEntry, str]:
+        """The fitted stack behind a framework key (or stack id), and a note when it is not its own.
+
+        Order: the stack itself; its per-family split (``vllm-rocm@cdna3``); the framework it is a
+        variant of; the reference stack."""
+        if framework in self.stacks:
+            return self.stacks[framework], ""
+        if family and f"{framework}@{family}" in self.stacks:
+            return self.stacks[f"{framework}@{family}"], ""
+        from .serving import frameworks
+
+        base = str(frameworks().get(framework.split("@")[0], {}).get("variant_of", ""))
+        if base and base in self.stacks:
+            return self.stacks[base], f"stack {framework} not measured: {base} used"
+        ref = self.stacks.get("generic", REFERENCE_STACK)
+        note = "" if framework == "generic" else f"stack {framework} not measured: reference stack used"
+        return ref, note
+
+    def compose(self, platform: str, framework: str) -> tuple[Profile, str]:
+        """Hardware factors of ``platform`` composed with the stack of ``framework`` (cached)."""
+        key = (platform.lower(), framework)
+        if key in self._composed:
+            p = self._composed[key]
+            return p, p.how
+        hw = self.hardware.get(platform.lower())
+        st, note = self.stack_for(framework, hw.family if hw else "")
+        if hw is None:
+            factors, label, bands, ranges, name = {}, "prior", {}, {}, platform
+        else:
+            factors, label, bands, ranges, name = hw.factors, hw.label, hw.bands, hw.ranges, hw.platform
+        prof = Profile(platform=name, framework=framework if not note else st.stack,
+                       efficiency=compose(factors, st.factors), version=self.version,
+                       calibrated=label == "calibrated", n_rows=hw.n_rows if hw else 0, bands=bands,
+                       ranges=ranges, label=label + (f"; {note}" if note else ""), stack=st.stack,
+                       stack_label=st.label)
+        self._composed[key] = prof
+        self._all.append(prof)
+        return prof, prof.how
 
     def __len__(self) -> int:
         return len(self.profiles)
@@ -95,13 +213,16 @@ class ProfileSet:
         k = self._by_key
         pl_ = platform.lower()
         if (pl_, framework) in k:
-            return k[(pl_, framework)], "calibrated"
+            p = k[(pl_, framework)]
+            return p, p.how
+        if self.hardware or self.stacks:
+            return self.compose(platform, framework)
         if (pl_, "generic") in k:
             p = k[(pl_, "generic")]
             if not p.calibrated:
                 return p, f"uncalibrated ({p.ranges.get('note', 'priors')})"
             return p, "calibrated (platform, other framework)" if framework != "generic" else "calibrated"
-        return DEFAULT_PROFILE, "uncalibrated"
+        return DEFAULT_PROFILE, "prior"
 
     def lookup_rows(self, hw_names, hw_ids, fw_keys):
         """Per-row efficiency arrays, a calibration label per row, and profile indices."""
@@ -185,6 +306,11 @@ class ProfileSet:
     def to_json(self) -> list[dict]:
         return [p.to_json() for p in self.profiles]
 
+    def payload(self) -> dict:
+        """The JSON payload of the set: profiles plus the hardware and stack halves."""
+        return {"profiles": self.to_json(), "hardware": [h.to_json() for h in self.hardware.values()],
+                "stacks": [s.to_json() for s in self.stacks.values()], "version": self.version}
+
 
 def load_profiles(path: str | os.PathLike) -> ProfileSet:
     """Load a profiles JSON file (as written by ``genz calibrate``)."""
@@ -198,7 +324,14 @@ def load_profiles(path: str | os.PathLike) -> ProfileSet:
     entries = data.get("profiles") if isinstance(data, dict) else data
     if not isinstance(entries, list):
         raise GenzError(f"{p}: expected a list of profiles under 'profiles'")
-    return ProfileSet([Profile.from_json(e, str(p)) for e in entries], source=str(p))
+    try:
+        hw = [HardwareEntry.from_json(e) for e in data.get("hardware") or []] if isinstance(data, dict) else []
+        st = [StackEntry.from_json(e) for e in data.get("stacks") or []] if isinstance(data, dict) else []
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GenzError(f"{p}: malformed hardware/stack entry ({exc})") from None
+    version = str(data.get("version", "")) if isinstance(data, dict) else ""
+    return ProfileSet([Profile.from_json(e, str(p)) for e in entries], source=str(p), hardware=hw, stacks=st,
+                      version=version or "unversioned")
 
 
 @functools.lru_cache(maxsize=8)

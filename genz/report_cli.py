@@ -88,7 +88,7 @@ def print_estimate(res, ops: bool = False, as_json: bool = False) -> None:
         ("bottleneck", str(m["bottleneck"]), ""),
         ("energy", f"{m['energy_j_per_token']:.3f} J/token", ""),
         ("cost", _fmt(m.get("usd_per_million_tokens")) + " $/M tokens", ""),
-        ("calibration", str(m.get("calibration")), ""),
+        ("calibration", str(m.get("calibration")), calibration_note(str(m.get("calibration")), s["hardware"])),
         ("status", str(m["status"]), ""),
     ]
     for r in rows:
@@ -107,15 +107,30 @@ def print_estimate(res, ops: bool = False, as_json: bool = False) -> None:
         con.print(opt)
 
 
+def calibration_note(label: str, hardware: str) -> str:
+    """A plain sentence for a prediction's calibration label (what is measured, what is assumed)."""
+    if label.startswith("prior"):
+        return (f"{hardware} is NOT calibrated: no measurement of it or of its architecture family; "
+                "its hardware factors are priors")
+    if label.startswith("inherited"):
+        src = label.split(":")[0].removeprefix("inherited from ")
+        return f"{hardware} is not measured itself: hardware factors inherited from {src} (same family)"
+    if label.startswith("calibrated"):
+        return f"{hardware}'s hardware factors are fitted to its own measurements"
+    return ""
+
+
 def print_validation(val, summary: dict) -> None:
     """Cross-validated error tables (geomean relative error of out-of-fold predictions)."""
     from . import calibration as cal
 
     con = _console()
     tables = cal.summary_tables(val)
-    con.print(f"[bold]Cross-validation[/bold] ({summary.get('folds')} folds grouped by model, "
-              f"{summary.get('rows')} rows); 80 % band coverage on held-out rows: "
-              f"{summary.get('coverage_80', float('nan')):.3f}")
+    con.print(f"[bold]Validation[/bold] ({summary.get('rows')} rows) under two schemes: "
+              f"'model' = {summary.get('folds')} folds grouped by model; 'source' = leave one source study out "
+              f"(fit without it, predict it).\n80 % band coverage on held-out rows: by model "
+              f"{summary.get('coverage_80', float('nan')):.3f}, by source "
+              f"{summary.get('coverage_80_source', float('nan')):.3f}")
     for name, df in tables.items():
         print_table(df, title=f"error by {name}")
 

@@ -150,19 +150,23 @@ def index_page(con) -> Page:
         FROM scenarios s JOIN estimates e USING (experiment, scenario_id)
         GROUP BY s.experiment ORDER BY s.experiment""")
     run = _q(con, "SELECT * FROM runs")
-    cal = _q(con, """SELECT platform, framework, version, calibrated, n_rows FROM calibration
-                     ORDER BY platform, framework""")
+    cal = _q(con, """SELECT platform, label AS calibration, n_rows, version FROM calibration
+                     WHERE framework = 'generic' ORDER BY label <> 'calibrated', platform""")
     head = headline_findings(con)
     total = int(exps.get_column("scenarios").sum()) if exps.height else 0
     code = run.get_column("genz_fingerprint")[0] if "genz_fingerprint" in run.columns and run.height else "?"
     secs = [Section("Headline findings",
                     "For each use case and model: the cheapest platform (per million output tokens, over the "
                     "deployments searched) that meets the use case's SLO, and the resource that binds first "
-                    "for that deployment (from the requirement search). Platforms marked uncalibrated in the "
-                    "profiles table are predicted from their family or from priors and carry wider bands.",
+                    "for that deployment (from the requirement search). A platform labelled 'prior' or "
+                    "'inherited from ...' in the calibration table was not measured itself: its hardware factors "
+                    "are priors or its family's, and its bands are wider.",
                     tables=[table(head, id="headline")]),
             Section("Experiments", "", tables=[table(exps, id="experiments")]),
-            Section("Calibration profiles", "Profile versions are content hashes of their inputs and of the code.",
+            Section("Calibration of each platform",
+                    "calibrated: its own measurements fitted its hardware factors; inherited from X: not measured, "
+                    "its architecture family's fitted factors; prior: kernel-timing priors or defaults. Profile "
+                    "versions are content hashes of their inputs and of the code.",
                     tables=[table(cal, id="profiles")])]
     return Page("index.html", "genz results",
                 f"{total:,} scenarios in {exps.height} experiments, estimated with genz {__version__} "
@@ -329,11 +333,13 @@ def platforms_page(con) -> Page:
                             f"{model}, best deployment meeting the {uc} SLO on each platform "
                             "(tokens/s per device; output tokens per USD; output tokens per joule).",
                             charts=[_vl(ch)], tables=[table(best, id="platform-best")]))
-    hw = _q(con, """SELECT platform, framework, calibrated, n_rows, compute, memory, network
-                    FROM calibration ORDER BY platform, framework""")
+    hw = _q(con, """SELECT platform, label AS calibration, n_rows, round(compute, 3) AS compute,
+                           round(memory, 3) AS memory, round(network, 3) AS network
+                    FROM calibration WHERE framework = 'generic' ORDER BY label <> 'calibrated', platform""")
     secs.append(Section("Which platforms are calibrated",
-                        "Uncalibrated platforms use their family's kernel-timing priors or the defaults; their "
-                        "uncertainty bands are wider.", tables=[table(hw, id="platform-calibration")]))
+                        "Hardware factors under the reference stack. 'prior' and 'inherited from ...' platforms were "
+                        "not measured themselves; their uncertainty bands are wider.",
+                        tables=[table(hw, id="platform-calibration")]))
     return Page("platforms.html", "Platform comparison",
                 "The same model and use case across hardware, absolute and per dollar and per joule.", secs)
 
@@ -492,7 +498,8 @@ def calibration_page(con) -> Page:
     alt = _alt()
     val = _q(con, """SELECT platform, framework_key AS framework, metric, model_id AS model, value AS measured,
                             round(predicted_oof, 4) AS predicted
-                     FROM validation WHERE predicted_oof > 0 ORDER BY ALL""")
+                     FROM validation WHERE predicted_oof > 0 AND coalesce(scheme, 'model') = 'model'
+                     ORDER BY ALL""")
     secs = []
     if val.height:
         ch = alt.Chart(val).mark_point(opacity=0.5, filled=True, size=18).encode(
@@ -505,11 +512,16 @@ def calibration_page(con) -> Page:
                             "(5-fold cross-validation grouped by model). Units: ms for latencies, tokens/s for "
                             "throughputs.", charts=[_vl(ch)]))
     for name, by in (("platform", "platform, framework_key"), ("metric", "metric"),
-                     ("framework", "framework_key")):
-        t = _q(con, f"""SELECT {by}, count(*) AS rows, round(exp(avg(ln(rel_err + 1e-9))), 4) AS geomean_rel_err,
+                     ("framework", "framework_key"), ("source", "source_group")):
+        t = _q(con, f"""SELECT coalesce(scheme, 'model') AS scheme, {by}, count(*) AS rows,
+                               round(exp(avg(ln(rel_err + 1e-9))), 4) AS geomean_rel_err,
                                round(median(value / predicted_oof), 3) AS median_measured_over_predicted
                         FROM validation WHERE predicted_oof > 0 GROUP BY ALL ORDER BY ALL""")
-        secs.append(Section(f"Cross-validated error by {name}", "", tables=[table(t, id=f"error-{name}")]))
+        secs.append(Section(f"Held-out error by {name}",
+                            "scheme 'model': 5 folds grouped by model (a model the fit has not seen); scheme "
+                            "'source': leave one source study out (a study, and its serving stack, the fit has not "
+                            "seen: how the model generalizes to a new benchmark).",
+                            tables=[table(t, id=f"error-{name}")]))
     cov = _q(con, """
         SELECT v.platform, count(*) AS rows,
                round(avg(CASE WHEN v.value BETWEEN v.predicted_oof * c.lo AND v.predicted_oof * c.hi THEN 1 ELSE 0 END), 3)
@@ -522,7 +534,7 @@ def calibration_page(con) -> Page:
             UNION ALL SELECT platform, framework, 'max_throughput_tok_s', band_max_throughput_tok_s_low,
                              band_max_throughput_tok_s_high FROM calibration)
           WHERE framework = 'generic') c ON v.platform = c.platform AND v.metric = c.metric
-        WHERE v.predicted_oof > 0 GROUP BY ALL ORDER BY v.platform""")
+        WHERE v.predicted_oof > 0 AND coalesce(v.scheme, 'model') = 'model' GROUP BY ALL ORDER BY v.platform""")
     secs.append(Section("Band coverage",
                         "Share of measured rows inside the platform's 80 % band around the out-of-fold prediction "
                         "(the bands are sized so that held-out coverage is 80 % overall; the per-platform share "
@@ -530,7 +542,7 @@ def calibration_page(con) -> Page:
     used = _q(con, """SELECT profile, count(*) AS estimates FROM estimates WHERE status = 'ok'
                       GROUP BY ALL ORDER BY estimates DESC, profile""")
     secs.append(Section("Profile used by each estimate", "", tables=[table(used, id="profile-usage")]))
-    prof = _q(con, """SELECT platform, framework, version, calibrated, n_rows, round(compute, 3) AS compute,
+    prof = _q(con, """SELECT platform, framework, label, stack_label, n_rows, round(compute, 3) AS compute,
                              round(memory, 3) AS memory, round(network, 3) AS network,
                              round(step_overhead_s * 1e3, 3) AS step_overhead_ms,
                              round(kernel_overhead_s * 1e6, 2) AS kernel_overhead_us

@@ -54,6 +54,8 @@ METRICS = (
 #: serving stacks recognised in the free-text ``framework`` cell, by leading name
 FRAMEWORKS: dict[str, str] = {
     "vllm": "vllm",
+    "vllm-rocm": "vllm-rocm",  # the 2024 ROCm build's stack factors (see frameworks.yaml)
+    "vllm-xpu": "vllm-xpu",
     "tensorrt-llm": "trtllm",
     "tensorrt_llm": "trtllm",
     "tensorrtllm": "trtllm",
@@ -160,9 +162,14 @@ def normalize(df: pl.DataFrame) -> pl.DataFrame:
                            pl.format(f"error: {col} '{{}}' is not a number", raw.str.strip_chars())))
     out = out.with_columns(**int_exprs)
 
-    # dtypes: canonicalize the distinct values (act defaults to weight, kv to act)
+    # dtypes: canonicalize the distinct values. A blank act follows dtypes.default_act_dtype of the
+    # raw weight name (W=A floats keep the weight format; weight-only integer formats compute in
+    # bf16; w8a8 in int8); a blank kv follows act
     out = out.with_columns(_weight_dtype=pl.col("_weight_dtype").fill_null("bf16"))
-    out = out.with_columns(_act_dtype=pl.col("_act_dtype").fill_null(pl.col("_weight_dtype")))
+    act_default = {v: dtypes.default_act_dtype(v) or v  # unknown names pass through to be reported
+                   for v in out.get_column("_weight_dtype").unique().drop_nulls().to_list()}
+    out = out.with_columns(_act_dtype=pl.col("_act_dtype").fill_null(
+        pl.col("_weight_dtype").replace_strict(act_default, default=None, return_dtype=pl.String)))
     out = out.with_columns(_kv_dtype=pl.col("_kv_dtype").fill_null(pl.col("_act_dtype")))
     for col in ("_weight_dtype", "_act_dtype", "_kv_dtype"):
         mapping: dict[str, str] = {}

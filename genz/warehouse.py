@@ -52,6 +52,8 @@ def calibration_frame(profiles_json: str | Path) -> pl.DataFrame:
     for p in data.get("profiles", []):
         row = {"profile": f"{p['platform']}/{p['framework']}@{p.get('version', '')}", "platform": p["platform"],
                "framework": p["framework"], "version": p.get("version", ""), "calibrated": bool(p.get("calibrated")),
+               "label": str(p.get("label") or ("calibrated" if p.get("calibrated") else "prior")),
+               "stack": str(p.get("stack") or p["framework"]), "stack_label": str(p.get("stack_label", "")),
                "n_rows": int(p.get("n_rows", 0)), "code": data.get("code", "")}
         row.update({k: float(v) for k, v in (p.get("factors") or {}).items()})
         bands = p.get("bands") or {}
@@ -133,7 +135,8 @@ def _load(con, estimates, operators, measurements, profiles, validation, require
         con.execute(f"CREATE TABLE validation AS SELECT * FROM read_parquet('{Path(validation).resolve()}')")
     else:
         con.execute("CREATE TABLE validation (model VARCHAR, hardware VARCHAR, metric VARCHAR, value DOUBLE, "
-                    "predicted_oof DOUBLE, rel_err DOUBLE, platform VARCHAR, framework_key VARCHAR)")
+                    "predicted_oof DOUBLE, rel_err DOUBLE, platform VARCHAR, framework_key VARCHAR, stack VARCHAR, "
+                    "source_group VARCHAR, scheme VARCHAR)")
     _parquet_table(con, "requirements", requirements, "",
                    "experiment VARCHAR, model VARCHAR, use_case VARCHAR, hardware VARCHAR, resource VARCHAR, "
                    "required DOUBLE, available DOUBLE, unit VARCHAR, ratio DOUBLE, status VARCHAR, binding BOOLEAN")

@@ -4,8 +4,8 @@ COMMENT ON TABLE scenarios IS 'One row per (experiment, scenario): the typed sce
 COMMENT ON TABLE estimates IS 'Predictions per (experiment, scenario); *_low/*_high are the calibrated 80 % band';
 COMMENT ON TABLE operators IS 'Per-operator breakdown (FLOPs, bytes, time, bound) of sampled scenarios, per phase';
 COMMENT ON TABLE measurements IS 'Measured latencies/throughputs used for calibration (calibration/measurements)';
-COMMENT ON TABLE calibration IS 'Fitted efficiency profiles: one row per platform x framework x profile version';
-COMMENT ON TABLE validation IS 'Every measured row with its out-of-fold prediction (cross-validation grouped by model)';
+COMMENT ON TABLE calibration IS 'Efficiency profiles: one row per platform x serving stack (hardware factors composed with the stack''s software factors), with the calibration label';
+COMMENT ON TABLE validation IS 'Every measured row with its held-out prediction, once per scheme: model (5 folds grouped by model) and source (leave one source study out)';
 COMMENT ON TABLE requirements IS 'SLO requirement search: minimum of each resource needed to meet a use case SLO';
 COMMENT ON TABLE runs IS 'Provenance of this warehouse build';
 COMMENT ON TABLE deployments IS 'Deployment search: cheapest layout x batch meeting each use case SLO, per model x platform';
@@ -58,10 +58,10 @@ SELECT model_id, hardware_id,
        sum(decode_network_ms) AS decode_network_ms, sum(decode_overhead_ms) AS decode_overhead_ms
 FROM v_estimates WHERE status = 'ok' GROUP BY model_id, hardware_id;
 
--- cross-validated error of the calibration, per platform x framework x metric
+-- held-out error of the calibration, per validation scheme x platform x framework x metric
 CREATE OR REPLACE VIEW v_calibration_error AS
-SELECT platform, framework_key AS framework, metric, count(*) AS rows,
+SELECT coalesce(scheme, 'model') AS scheme, platform, framework_key AS framework, metric, count(*) AS rows,
        exp(avg(ln(rel_err + 1e-9))) AS geomean_rel_err,
        median(value / predicted_oof) AS median_measured_over_predicted
 FROM validation WHERE predicted_oof IS NOT NULL AND predicted_oof > 0
-GROUP BY platform, framework_key, metric;
+GROUP BY coalesce(scheme, 'model'), platform, framework_key, metric;

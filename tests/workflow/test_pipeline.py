@@ -117,11 +117,11 @@ def test_tiny_grid_end_to_end(project):
     (project / "experiments" / "smoke.yaml").touch()
     jobs = dry_run_jobs(project)
     assert jobs.get("estimate_shard") == len(X.shards(exp, 1000))
-    assert "fit_platform" not in jobs and "validate_calibration" not in jobs
+    assert "fit_profiles" not in jobs and "fit_platform" not in jobs and "validate_calibration" not in jobs
     assert set(jobs) <= {"estimate_shard", "warehouse", "reports"}
 
 
-def test_new_measurement_file_refits_only_its_platform(project):
+def test_new_measurement_file_refits_the_joint_fit(project):
     run_api(project)
     meas = project / "calibration" / "measurements"
     src = pl.read_csv(ROOT / "calibration" / "measurements" / "H100-SXM-80GB" / "llm-inference-bench.csv",
@@ -129,9 +129,12 @@ def test_new_measurement_file_refits_only_its_platform(project):
     new = src.filter(pl.col("model") == "meta-llama/Meta-Llama-3-8B")
     new.write_csv(meas / "H100-SXM-80GB" / "new-run.csv")
     jobs = dry_run_jobs(project)
-    # exactly: H100's profile, the cross-validation over all rows, the merged file, H100's shard(s)
-    assert jobs == {"fit_platform": 1, "validate_calibration": 1, "merge_profiles": 1, "estimate_shard": 1,
-                    "warehouse": 1, "reports": 1}, jobs
+    # the joint fit (a stack's factors are shared across platforms, so new rows can move every
+    # platform's profile), each platform's extract, the validation, the merged file, every shard
+    platforms = len(list((project / "results" / "calibration" / "profiles").glob("*.json")))
+    shards = len(list((project / "results" / "estimates").rglob("*.parquet")))
+    assert jobs == {"fit_profiles": 1, "fit_platform": platforms, "validate_calibration": 1, "merge_profiles": 1,
+                    "estimate_shard": shards, "warehouse": 1, "reports": 1}, jobs
 
     # a broken file fails the refit with the file, row and column, and leaves the profiles in place
     profiles = project / "results" / "calibration" / "profiles.json"

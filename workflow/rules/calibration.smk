@@ -1,23 +1,37 @@
-# Calibration: per-platform profiles (a measured platform's depends only on its own measurements and
-# the kernel timings; an unmeasured platform's is derived from the measured platforms' profiles),
-# cross-validation bands over all measurements, and the merged profiles file.
+# Calibration: one joint fit (hardware factors per platform, pooled per architecture family;
+# software factors per serving stack, shared across platforms), per-platform extracts that the
+# estimate shards read, cross-validation (by model and leave-one-source-out) and the merged file.
+
+
+rule fit_profiles:
+    input:
+        measurements=MEASUREMENT_FILES,
+        operators=OPERATOR_FILES,
+    output:
+        "results/calibration/fit.json",
+    params:
+        code=GENZ_FINGERPRINT,
+        operators=config.get("operators"),
+    threads: 1
+    log:
+        "results/logs/fit_profiles.log",
+    benchmark:
+        "results/benchmarks/fit_profiles.tsv"
+    script:
+        "../scripts/fit_profiles.py"
 
 
 rule fit_platform:
     input:
-        measurements=platform_measurements,
-        operators=OPERATOR_FILES,
-        peers=platform_peers,
+        fit="results/calibration/fit.json",
     output:
         "results/calibration/profiles/{platform}.json",
     params:
         code=GENZ_FINGERPRINT,
         hardware=platform_name,
-        operators=config.get("operators"),
+    localrule: True
     log:
         "results/logs/fit_platform/{platform}.log",
-    benchmark:
-        "results/benchmarks/fit_platform/{platform}.tsv"
     script:
         "../scripts/fit_platform.py"
 
@@ -44,7 +58,7 @@ rule validate_calibration:
 
 rule merge_profiles:
     input:
-        profiles=expand("results/calibration/profiles/{platform}.json", platform=PLATFORMS),
+        profiles="results/calibration/fit.json",
         bands="results/calibration/bands.json",
     output:
         "results/calibration/profiles.json",

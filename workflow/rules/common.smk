@@ -80,19 +80,6 @@ def experiment_inputs(wildcards):
     return files
 
 
-def platform_measurements(wildcards):
-    """The measurement CSVs of one platform (none for an unmeasured platform)."""
-    d = MEASURED.get(wildcards.platform)
-    return sorted(str(p) for p in d.glob("*.csv")) if d else []
-
-
-def platform_peers(wildcards):
-    """For a platform without measurements: the measured platforms' profiles it is derived from."""
-    if wildcards.platform in MEASURED:
-        return []
-    return [f"results/calibration/profiles/{p}.json" for p in sorted(MEASURED)]
-
-
 def platform_name(wildcards):
     """Hardware preset id (or YAML path) behind a platform slug."""
     if wildcards.platform in GRID_HARDWARE:

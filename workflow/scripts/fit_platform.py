@@ -1,4 +1,4 @@
-"""Rule fit_platform: one platform's calibration profiles (genz.calibration)."""
+"""Rule fit_platform: one platform's part of the joint fit (what its estimate shards read)."""
 
 import sys
 
@@ -7,10 +7,9 @@ from _log import to_log  # noqa: E402
 
 to_log(snakemake)  # noqa: F821
 from genz import calibration  # noqa: E402
+from genz.profiles import load_profiles  # noqa: E402
 
-cal = calibration.calibrate_platform(snakemake.input.measurements, snakemake.params.hardware,  # noqa: F821
-                                     operators=snakemake.params.operators,  # noqa: F821
-                                     peers=list(snakemake.input.peers))  # noqa: F821
-calibration.write_platform_profiles(cal, snakemake.output[0])  # noqa: F821
-print(f"{snakemake.params.hardware}: {len(cal.profiles)} profile(s), version {cal.summary['version']}",  # noqa: F821
-      file=sys.stderr)
+sub = calibration.platform_profiles(load_profiles(snakemake.input.fit), snakemake.params.hardware)  # noqa: F821
+calibration.write_profile_set(sub, snakemake.output[0])  # noqa: F821
+entry = next(iter(sub.hardware.values()))
+print(f"{snakemake.params.hardware}: {len(sub)} profile(s), {entry.label}", file=sys.stderr)  # noqa: F821
