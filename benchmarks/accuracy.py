@@ -17,9 +17,9 @@ from pathlib import Path
 
 import polars as pl
 
-from genz import calibration as cal
-from genz.predict import predict_frame
-from genz.profiles import uncalibrated
+from genz.calibrate import calibration as cal
+from genz.perf.predict import predict_frame
+from genz.perf.profiles import uncalibrated
 
 ROOT = Path(__file__).parents[1]
 

@@ -3,7 +3,7 @@
 Usage: python benchmarks/invariants.py [--profiles PATH] [--family NAME ...] [--limit N | --all]
                                        [--csv PATH]
 
-Generates the grid of :mod:`genz.invariants` (a few thousand comparison pairs), predicts every
+Generates the grid of :mod:`genz.calibrate.invariants` (a few thousand comparison pairs), predicts every
 distinct scenario in one vectorized ``genz.predict`` call, and prints per family how many pairs
 were checked, skipped and failing, then the failing pairs (worst first, ``--limit`` per family,
 default 20; ``--all`` for every one). ``--csv`` writes the full result table. Exits 1 when any
@@ -20,7 +20,7 @@ import time
 
 import polars as pl
 
-from genz import invariants
+from genz.calibrate import invariants
 
 
 def _fmt(x: float) -> str:

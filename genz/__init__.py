@@ -10,12 +10,11 @@ Public API (see :mod:`genz.api`)::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .api import estimate, hardware_table, models_table, operator_table, predict  # noqa: E402
-from .errors import GenzError  # noqa: E402
-from .hardware import get_hardware  # noqa: E402
-from .zoo import get_model  # noqa: E402
+from ._version import __version__
+from .api import estimate, hardware_table, models_table, operator_table, predict
+from .catalog.hardware import get_hardware
+from .catalog.zoo import get_model
+from .errors import GenzError
 
 __all__ = ["predict", "estimate", "operator_table", "models_table", "hardware_table", "get_model",
            "get_hardware", "GenzError", "__version__"]

@@ -15,13 +15,17 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from . import engine
+from .catalog.hardware import all_hardware, get_hardware
+from .catalog.zoo import all_models, get_model
 from .errors import GenzError
-from .hardware import all_hardware, get_hardware
-from .predict import build_inputs, predict_frame
-from .profiles import ProfileSet, default_profiles
-from .scenarios import normalize
-from .zoo import all_models, get_model
+from .perf import engine
+from .perf.predict import (
+    build_inputs,
+    operators_frame,  # noqa: F401 - re-exported: it lived here before genz.perf
+    predict_frame,
+)
+from .perf.profiles import ProfileSet, default_profiles
+from .perf.scenarios import normalize
 
 SCENARIO_KEYS = ("input_tokens", "output_tokens", "batch_size", "tp", "pp", "ep", "dp", "cp", "num_devices",
                  "weight_dtype", "act_dtype", "kv_dtype", "framework", "chunk_size", "draft_model",
@@ -30,7 +34,7 @@ SCENARIO_KEYS = ("input_tokens", "output_tokens", "batch_size", "tp", "pp", "ep"
 
 
 def predict(df: pl.DataFrame, profiles: ProfileSet | None = None) -> pl.DataFrame:
-    """Predict every row of a scenario table (see :func:`genz.predict.predict_frame`)."""
+    """Predict every row of a scenario table (see :func:`genz.perf.predict.predict_frame`)."""
     return predict_frame(df, profiles)
 
 
@@ -146,70 +150,3 @@ def hardware_table() -> pl.DataFrame:
             "usd_per_hour": h.usd_per_hour or None, "name": h.name,
         })
     return pl.DataFrame(rows)
-
-
-def operators_frame(df: pl.DataFrame, profiles: ProfileSet | None = None,
-                    keys: tuple[str, ...] = ("experiment", "scenario_id")) -> pl.DataFrame:
-    """Per-operator breakdown of many scenarios at once (long format, vectorized per model).
-
-    One row per scenario × phase × operator with ``layers``, ``gflops``, ``gbytes``, ``net_gbytes``
-    (per device, whole phase), ``time_ms`` and ``bound``; ``keys`` columns of ``df`` identify rows.
-    Scenarios that cannot be predicted are skipped.
-    """
-    profiles = profiles if profiles is not None else default_profiles()
-    norm = normalize(df)
-    frames: list[pl.DataFrame] = []
-    ok = (norm.get_column("status") == "ok").to_numpy()
-    for mname in norm.filter(pl.Series(ok)).get_column("_model").unique().sort().to_list():
-        try:
-            spec = get_model(mname)
-        except GenzError:
-            continue
-        sel = np.nonzero(ok & (norm.get_column("_model") == mname).to_numpy())[0]
-        rows = norm[sel]
-        hws, hw_idx = [], []
-        for h in rows.get_column("_hardware").to_list():
-            try:
-                hw = get_hardware(h)
-            except GenzError:
-                hw_idx.append(-1)
-                continue
-            if hw not in hws:
-                hws.append(hw)
-            hw_idx.append(hws.index(hw))
-        good = np.array(hw_idx) >= 0
-        if not good.any():
-            continue
-        rows = rows.filter(pl.Series(good))
-        hidx = np.array(hw_idx)[good]
-        heads = spec.attention_heads()
-        tpv = rows.get_column("_tp").to_numpy()
-        fine = (heads % tpv == 0) if heads else np.ones(len(tpv), dtype=bool)
-        rows, hidx = rows.filter(pl.Series(fine)), hidx[fine]
-        if rows.height == 0:
-            continue
-        ids = np.array([h.id for h in hws], dtype=object)[hidx]
-        effs, _, _ = profiles.lookup_rows(ids, ids, rows.get_column("_framework_key").to_numpy())
-        inp = build_inputs(rows, hws, hidx, effs)
-        est = engine.estimate(spec, inp, want_ops=True)
-        base = rows.select(list(keys))
-        for phase, res in (("prefill", est.prefill), ("decode", est.decode)):
-            for d in res.ops:
-                n = rows.height
-                frames.append(base.with_columns(
-                    phase=pl.lit(phase), layer_group=pl.lit(d.get("group", "model")), operator=pl.lit(d["name"]),
-                    kind=pl.lit(d["kind"]),
-                    layers=pl.lit(float(d["count"])),
-                    gflops=pl.Series(np.broadcast_to(np.asarray(d["flops"], dtype=float), (n,)) / 1e9),
-                    gbytes=pl.Series(np.broadcast_to(np.asarray(d["bytes"], dtype=float), (n,)) / 1e9),
-                    net_gbytes=pl.Series(np.broadcast_to(np.asarray(d["net_bytes"], dtype=float), (n,)) / 1e9),
-                    time_ms=pl.Series(np.broadcast_to(np.asarray(d["time"], dtype=float), (n,)) * 1e3),
-                    bound=pl.Series(np.broadcast_to(np.asarray(d["bound"]), (n,)).astype(str)),
-                ))
-    if not frames:
-        return pl.DataFrame(schema={**{k: pl.String for k in keys}, "phase": pl.String, "layer_group": pl.String,
-                                    "operator": pl.String,
-                                    "kind": pl.String, "layers": pl.Float64, "gflops": pl.Float64,
-                                    "gbytes": pl.Float64, "net_gbytes": pl.Float64, "time_ms": pl.Float64,
-                                    "bound": pl.String})
-    return pl.concat(frames, how="vertical")

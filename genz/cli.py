@@ -67,9 +67,9 @@ def predict(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No summary on stderr."),
 ) -> None:
     """Predict every row of a scenario table."""
-    from .predict import predict_frame
-    from .profiles import default_profiles
-    from .profiles import uncalibrated as uncal
+    from .perf.predict import predict_frame
+    from .perf.profiles import default_profiles
+    from .perf.profiles import uncalibrated as uncal
 
     df = read_scenarios(input)
     prof = uncal() if uncalibrated else default_profiles(profiles)
@@ -106,8 +106,9 @@ def estimate(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Predict one scenario and print a readable summary."""
-    from . import api, report_cli
-    from .profiles import default_profiles
+    from . import api
+    from .perf.profiles import default_profiles
+    from .report import report_cli
 
     prof = default_profiles(profiles)
     res = api.estimate(model, hardware, profiles=prof, input_tokens=input_tokens, output_tokens=output_tokens,
@@ -120,7 +121,8 @@ def estimate(
 @app.command()
 def models(csv: bool = typer.Option(False, "--csv", help="Print CSV.")) -> None:
     """List the model zoo (parameters, active parameters, KV bytes per token)."""
-    from . import api, report_cli
+    from . import api
+    from .report import report_cli
 
     report_cli.print_table(api.models_table(), csv=csv, title="genz model zoo",
                            columns=["model", "architecture", "params_total", "params_active", "kv_bytes_per_token",
@@ -130,7 +132,8 @@ def models(csv: bool = typer.Option(False, "--csv", help="Print CSV.")) -> None:
 @app.command()
 def hardware(csv: bool = typer.Option(False, "--csv", help="Print CSV.")) -> None:
     """List the hardware presets (peak compute, memory, bandwidth, network)."""
-    from . import api, report_cli
+    from . import api
+    from .report import report_cli
 
     report_cli.print_table(api.hardware_table(), csv=csv, title="genz hardware presets",
                            columns=["hardware", "peak_tflops_bf16", "peak_tflops_fp8", "hbm_gb", "hbm_gb_per_s",
@@ -171,8 +174,8 @@ def calibrate(
     workers: int = typer.Option(2, "--workers", help="Processes for cross-validation."),
 ) -> None:
     """Fit calibration profiles (per platform × framework) to measured latencies."""
-    from . import calibration as cal
-    from . import report_cli
+    from .calibrate import calibration as cal
+    from .report import report_cli
 
     files = _measurement_files(measurements)
     ops = operators if operators is not None else (DEFAULT_OPERATORS if DEFAULT_OPERATORS.is_dir() else None)
@@ -196,8 +199,8 @@ def validate(
     workers: int = typer.Option(2, "--workers", help="Processes for cross-validation."),
 ) -> None:
     """Cross-validate the calibration by model and print error tables (nothing else is written)."""
-    from . import calibration as cal
-    from . import report_cli
+    from .calibrate import calibration as cal
+    from .report import report_cli
 
     files = _measurement_files(measurements)
     ops = operators if operators is not None else (DEFAULT_OPERATORS if DEFAULT_OPERATORS.is_dir() else None)
@@ -222,19 +225,20 @@ def requirements(
     profiles: Optional[Path] = typer.Option(None, "--profiles", help="Calibration profiles JSON."),
 ) -> None:
     """Cheapest deployment meeting each use case's SLO, and the minimum platform resources it needs."""
-    from . import report_cli
-    from .profiles import default_profiles
+    from .catalog.files import DATA_DIR
+    from .perf.profiles import default_profiles
+    from .report import report_cli
     from .requirements import search
 
     if not usecases.exists():
-        packaged = Path(__file__).parent / "data" / "usecases.yaml"
+        packaged = DATA_DIR / "usecases.yaml"
         usecases = packaged if packaged.exists() else usecases
     hw = hardware or ["H100-SXM-80GB", "H200-SXM-141GB", "B200-SXM-180GB", "A100-SXM-80GB", "MI300X", "Gaudi3"]
     res = search(model, use_case, hw, usecases, default_profiles(profiles), max_devices=max_devices,
                  weight_dtype=weight_dtype, kv_dtype=kv_dtype, framework=framework)
     report_cli.print_requirements(res)
     if output is not None:
-        from .calibration import write_frame
+        from .calibrate.calibration import write_frame
 
         write_frame(res["deployments"], output)
         if res["requirements"].height:

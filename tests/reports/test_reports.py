@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from genz import reporting
+from genz.report import reporting
 from tests.workflow.test_pipeline import run_api
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

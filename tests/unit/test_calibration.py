@@ -10,11 +10,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from genz import calibration as cal
-from genz.efficiency import DEFAULT
-from genz.predict import predict_frame
-from genz.profiles import Profile, ProfileSet, load_profiles
-from genz.schemas import read_measurements
+from genz.calibrate import calibration as cal
+from genz.calibrate.measurements import read_measurements
+from genz.perf.efficiency import DEFAULT
+from genz.perf.predict import predict_frame
+from genz.perf.profiles import Profile, ProfileSet, load_profiles
 
 TRUE = DEFAULT.updated(compute=0.55, memory=0.62, step_overhead_s=2.5e-3, seq_overhead_s=4e-5,
                        kernel_overhead_s=6e-6, comm_overhead_s=1.2e-5)
@@ -58,7 +58,7 @@ def test_fit_recovers_known_factors(tmp_path):
 
 
 def read_measurements_frame(df: pl.DataFrame) -> pl.DataFrame:
-    from genz.schemas import validate_measurements
+    from genz.calibrate.measurements import validate_measurements
 
     return validate_measurements(df, "synthetic")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genz import engine
 from genz.api import scenario_inputs
-from genz.collectives import Net, allreduce
-from genz.engine import sum_max_affine
+from genz.perf import engine
+from genz.perf.collectives import Net, allreduce
+from genz.perf.engine import sum_max_affine
 
 
 def test_sum_max_affine_matches_brute_force():

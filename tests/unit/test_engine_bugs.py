@@ -1,7 +1,7 @@
 """Regression tests for five engine bugs, with expected values worked out by hand.
 
 Every hand-derived number is derived in the test's docstring or comments (shapes from the model
-config, the formula, the arithmetic). Timings use ``genz.profiles.uncalibrated()`` (datasheet
+config, the formula, the arithmetic). Timings use ``genz.perf.profiles.uncalibrated()`` (datasheet
 defaults) so that nothing here depends on fitted calibration factors.
 
 1. sliding-window prefill attention (``ops.block_keys``, ``engine.sum_block_keys``)
@@ -20,13 +20,14 @@ import polars as pl
 import pytest
 
 import genz
-from genz import dtypes, engine
 from genz.api import scenario_inputs
-from genz.engine import sum_block_keys
-from genz.hardware import get_hardware
-from genz.ops import attended_keys, block_keys
-from genz.profiles import uncalibrated
-from genz.scenarios import normalize
+from genz.catalog import dtypes
+from genz.catalog.hardware import get_hardware
+from genz.perf import engine
+from genz.perf.engine import sum_block_keys
+from genz.perf.ops import attended_keys, block_keys
+from genz.perf.profiles import uncalibrated
+from genz.perf.scenarios import normalize
 
 UNCAL = uncalibrated()
 
@@ -222,7 +223,7 @@ def test_fp8_on_a100_runs_at_the_bf16_rate_with_8bit_weights():
 
 #: tiny llama of conftest.TINY_CONFIG: hidden h = 64, 2 layers, 4 heads × 16 dims (MHA), gated MLP
 #: of 128, vocab 100. Batch 2, prompt 8, output 4 (3 decode steps at contexts 8, 9, 10).
-#: Per layer and token count T (element-wise FLOPs per element as in genz.ops):
+#: Per layer and token count T (element-wise FLOPs per element as in genz.perf.ops):
 #:   attn_norm 8·T·h, qkv 2·T·h·3h, rope 6·T·(4+4)·16, o_proj 2·T·h·h, ffn_norm 8·T·h,
 #:   gate+up 2·T·h·256, act 5·T·128, down 2·T·128·h;
 #:   attention 2·4 heads·(16+16) = 256 FLOPs per query-key pair;

@@ -1,4 +1,4 @@
-"""Physics invariants on the shipped calibration profiles (genz.invariants).
+"""Physics invariants on the shipped calibration profiles (genz.calibrate.invariants).
 
 The whole grid (a few thousand comparison pairs) is predicted once, in one vectorized
 ``genz.predict`` call, and shared by the tests: one test per invariant family asserts that no pair
@@ -14,8 +14,8 @@ import math
 import polars as pl
 import pytest
 
-from genz import invariants
-from genz.hardware import get_hardware
+from genz.calibrate import invariants
+from genz.catalog.hardware import get_hardware
 
 #: the grid must stay large enough to mean something
 MIN_CHECKED_PAIRS = 300

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from genz import get_model
+from genz.catalog.zoo import model_ids
 from genz.errors import GenzError
-from genz.zoo import model_ids
 
 KiB = 1024
 

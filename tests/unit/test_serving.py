@@ -6,11 +6,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from genz import engine, serving
 from genz.api import scenario_inputs
-from genz.engine import expected_tokens_per_step
-from genz.predict import predict_frame
-from genz.profiles import uncalibrated
+from genz.perf import engine, serving
+from genz.perf.engine import expected_tokens_per_step
+from genz.perf.predict import predict_frame
+from genz.perf.profiles import uncalibrated
 from genz.requirements import bisect_requirement, meets_slo, platform_requirements
 from tests.conftest import ROOT
 

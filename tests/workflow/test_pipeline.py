@@ -13,9 +13,9 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from genz import experiments as X
-from genz.predict import predict_frame
-from genz.profiles import load_profiles
+from genz.perf.predict import predict_frame
+from genz.perf.profiles import load_profiles
+from genz.pipeline import experiments as X
 from tests.conftest import ROOT
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]

@@ -5,10 +5,10 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from genz import experiments as X
+from genz.pipeline import experiments as X
 from genz import pipeline as P
 from genz.errors import GenzError
-from genz.schemas import SCHEMA_VERSION
+from genz.store.schemas import SCHEMA_VERSION
 
 validate(config, "../schemas/config.schema.yaml")
 

@@ -18,6 +18,6 @@ rule reports:
 
 
 onsuccess:
-    from genz.reporting import run_summary
+    from genz.report.reporting import run_summary
 
     print(run_summary(config["warehouse"], config["reports"], time.time() - START_TIME))

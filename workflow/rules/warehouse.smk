@@ -1,5 +1,5 @@
 # The warehouse: the single writer of results/warehouse.duckdb. The file is built aside and renamed
-# into place by genz.warehouse.build; the rule's declared output is a stamp next to it, because
+# into place by genz.store.warehouse.build; the rule's declared output is a stamp next to it, because
 # Snakemake deletes a job's outputs before re-running it and the previous warehouse must survive
 # a failed or killed rebuild.
 

@@ -6,8 +6,8 @@ sys.path.insert(0, str(__import__("pathlib").Path(snakemake.scriptdir)))  # noqa
 from _log import to_log  # noqa: E402
 
 to_log(snakemake)  # noqa: F821
-from genz import calibration  # noqa: E402
-from genz.profiles import load_profiles  # noqa: E402
+from genz.calibrate import calibration  # noqa: E402
+from genz.perf.profiles import load_profiles  # noqa: E402
 
 sub = calibration.platform_profiles(load_profiles(snakemake.input.fit), snakemake.params.hardware)  # noqa: F821
 calibration.write_profile_set(sub, snakemake.output[0])  # noqa: F821

@@ -1,4 +1,4 @@
-"""Rule fit_profiles: the joint calibration fit of every measurement file (genz.calibration)."""
+"""Rule fit_profiles: the joint calibration fit of every measurement file (genz.calibrate.calibration)."""
 
 import sys
 
@@ -6,7 +6,7 @@ sys.path.insert(0, str(__import__("pathlib").Path(snakemake.scriptdir)))  # noqa
 from _log import to_log  # noqa: E402
 
 to_log(snakemake)  # noqa: F821
-from genz import calibration  # noqa: E402
+from genz.calibrate import calibration  # noqa: E402
 
 cal = calibration.fit_files(snakemake.input.measurements, operators=snakemake.params.operators)  # noqa: F821
 calibration.write_platform_profiles(cal, snakemake.output[0])  # noqa: F821

@@ -6,7 +6,7 @@ sys.path.insert(0, str(__import__("pathlib").Path(snakemake.scriptdir)))  # noqa
 from _log import to_log  # noqa: E402
 
 to_log(snakemake)  # noqa: F821
-from genz import calibration  # noqa: E402
+from genz.calibrate import calibration  # noqa: E402
 
 pset = calibration.merge_profile_files(snakemake.input.profiles, snakemake.input.bands, snakemake.output[0])  # noqa: F821
 print(f"{len(pset)} profiles", file=sys.stderr)

@@ -6,7 +6,7 @@ sys.path.insert(0, str(__import__("pathlib").Path(snakemake.scriptdir)))  # noqa
 from _log import to_log  # noqa: E402
 
 to_log(snakemake)  # noqa: F821
-from genz import calibration  # noqa: E402
+from genz.calibrate import calibration  # noqa: E402
 
 info = calibration.validate_files(snakemake.input.measurements, snakemake.params.operators,  # noqa: F821
                                   snakemake.output.validation, snakemake.output.bands,  # noqa: F821

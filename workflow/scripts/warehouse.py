@@ -6,7 +6,7 @@ sys.path.insert(0, str(__import__("pathlib").Path(snakemake.scriptdir)))  # noqa
 from _log import to_log  # noqa: E402
 
 to_log(snakemake)  # noqa: F821
-from genz import warehouse  # noqa: E402
+from genz.store import warehouse  # noqa: E402
 
 counts = warehouse.build(
     snakemake.params.db,  # noqa: F821

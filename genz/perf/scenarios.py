@@ -8,12 +8,11 @@ a file. Extra columns pass through untouched.
 
 from __future__ import annotations
 
-import re
-
 import polars as pl
 
-from . import dtypes
-from .errors import GenzError
+from ..catalog import dtypes
+from ..catalog.frameworks import framework_key
+from ..errors import GenzError
 
 REQUIRED = ("model", "hardware", "input_tokens", "output_tokens")
 
@@ -51,46 +50,7 @@ METRICS = (
     "max_throughput_tok_s",
 )
 
-#: serving stacks recognised in the free-text ``framework`` cell, by leading name
-FRAMEWORKS: dict[str, str] = {
-    "vllm": "vllm",
-    "vllm-rocm": "vllm-rocm",  # the 2024 ROCm build's stack factors (see frameworks.yaml)
-    "vllm-xpu": "vllm-xpu",
-    "tensorrt-llm": "trtllm",
-    "tensorrt_llm": "trtllm",
-    "tensorrtllm": "trtllm",
-    "trt-llm": "trtllm",
-    "trtllm": "trtllm",
-    "sglang": "sglang",
-    "tgi": "tgi",
-    "text-generation-inference": "tgi",
-    "deepspeed": "deepspeed",
-    "deepspeed-mii": "deepspeed",
-    "lmdeploy": "lmdeploy",
-    "llama.cpp": "llamacpp",
-    "mlc": "mlc",
-    "jetstream": "jetstream",
-    "optimum-habana": "habana",
-    "ipex-llm": "ipex",
-    "huggingface": "hf",
-    "transformers": "hf",
-    "pytorch": "hf",
-}
-
 OFFLOAD = ("none", "weights", "kv", "both")
-
-
-def framework_key(value: str | None) -> str:
-    """Canonical serving-stack key for a free-text framework cell ('' → 'generic')."""
-    if value is None:
-        return "generic"
-    text = str(value).strip().lower()
-    if not text:
-        return "generic"
-    for name in sorted(FRAMEWORKS, key=len, reverse=True):
-        if re.match(re.escape(name) + r"(\b|[\s\d(_-]|$)", text):
-            return FRAMEWORKS[name]
-    return "generic"
 
 
 _BLANKS = ["", "nan", "none", "null", "na", "n/a"]

@@ -1,8 +1,8 @@
 """Pipeline steps callable without Snakemake: estimate a shard, fingerprint the code.
 
 Snakemake rules stay thin: each ``workflow/scripts/*.py`` reads ``snakemake.input/params``
-and calls one function here (or in :mod:`genz.calibration`, :mod:`genz.warehouse`,
-:mod:`genz.reporting`). Every output is written to a temporary name and renamed into place.
+and calls one function here (or in :mod:`genz.calibrate.calibration`, :mod:`genz.store.warehouse`,
+:mod:`genz.report.reporting`). Every output is written to a temporary name and renamed into place.
 """
 
 from __future__ import annotations
@@ -13,13 +13,16 @@ from pathlib import Path
 
 import polars as pl
 
+from ..catalog.hardware import get_hardware
+from ..catalog.zoo import get_model
+from ..perf.predict import operators_frame, predict_frame
+from ..perf.profiles import ProfileSet, load_profiles
+from ..store.atomic import debug_pause
+from ..store.schemas import SCHEMA_VERSION, EstimateFrame, OperatorFrame, validate_frame
 from . import experiments as X
-from .api import operators_frame
-from .predict import predict_frame
-from .profiles import ProfileSet, load_profiles
-from .schemas import SCHEMA_VERSION, EstimateFrame, OperatorFrame, validate_frame
 
-PACKAGE = Path(__file__).parent
+#: the genz package folder, whose sources and data :func:`fingerprint` hashes
+PACKAGE = Path(__file__).parent.parent
 
 #: typed scenario columns stored with every estimate (working column -> output column)
 SCENARIO_OUT = {
@@ -58,15 +61,6 @@ def fingerprint(root: Path = PACKAGE) -> str:
     return h.hexdigest()[:16]
 
 
-def debug_pause(step: str) -> None:
-    """Fault-injection aid: sleep at a step's critical point (output written aside, not yet renamed)
-    when ``GENZ_PAUSE_AT`` names the step, so tests can kill a run exactly there."""
-    if os.environ.get("GENZ_PAUSE_AT") == step:
-        import time
-
-        time.sleep(float(os.environ.get("GENZ_PAUSE_S", "30")))
-
-
 def _atomic_parquet(df: pl.DataFrame, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,9 +75,6 @@ def _atomic_parquet(df: pl.DataFrame, path: str | Path) -> None:
 
 def estimate_frame(rows: pl.DataFrame, profiles: ProfileSet, code: str) -> pl.DataFrame:
     """Predictions for grid rows (with ``experiment``, ``scenario_id``), in the EstimateFrame layout."""
-    from .hardware import get_hardware
-    from .zoo import get_model
-
     pred = predict_frame(rows, profiles, keep_work=True)
     models = {m: _safe(get_model, m) for m in pred.get_column("model").unique().to_list()}
     hws = {h: _safe(get_hardware, h) for h in pred.get_column("hardware").unique().to_list()}
@@ -152,7 +143,7 @@ def estimate_shard(spec: str | Path, hardware: str, part: int, shard_size: int, 
 def requirements_for_experiment(spec: str | Path, profiles_path: str | Path, out_requirements: str | Path,
                                 out_deployments: str | Path, max_devices: int = 8) -> int:
     """SLO requirement search over an experiment's models × use cases × platforms (genz.requirements)."""
-    from .requirements import RESOURCES, search
+    from ..requirements import RESOURCES, search
 
     exp = X.load(spec)
     axes = dict(exp.axes)

@@ -11,7 +11,7 @@ Loaded tables (one bulk statement each, from the exact file lists the pipeline p
 * ``requirements`` — SLO requirement-search results;
 * ``runs`` — provenance of this build (code fingerprint, inputs, versions).
 
-User-facing views and column comments come from ``genz/sql/*.sql``. The file is built under a
+User-facing views and column comments come from ``genz/store/sql/*.sql``. The file is built under a
 temporary name and renamed over ``results/warehouse.duckdb``, so readers never see a half-built
 warehouse and a failed build keeps the previous one.
 """
@@ -26,10 +26,12 @@ import duckdb
 import polars as pl
 import yaml
 
-from .errors import GenzError
+from ..catalog.files import DATA_DIR
+from ..errors import GenzError
+from .atomic import debug_pause
 
 #: descriptions of the columns of tables that no pandera model describes
-COLUMNS_FILE = Path(__file__).parent / "data" / "warehouse_columns.yaml"
+COLUMNS_FILE = DATA_DIR / "warehouse_columns.yaml"
 
 SQL_DIR = Path(__file__).parent / "sql"
 METRIC_BANDS = ("ttft_ms", "tpot_ms", "e2e_latency_ms", "throughput_tok_s", "max_throughput_tok_s")
@@ -84,8 +86,6 @@ def build(db_path: str | Path, *, estimates: list, operators: list, measurements
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        from .pipeline import debug_pause
-
         debug_pause("warehouse")
         os.replace(tmp, db_path)
     finally:
@@ -95,7 +95,7 @@ def build(db_path: str | Path, *, estimates: list, operators: list, measurements
 
 
 def _load(con, estimates, operators, measurements, profiles, validation, requirements, deployments, run) -> dict:
-    from .calibration import load_measurement_files
+    from ..calibrate.measurements import load_measurement_files
 
     if not estimates:
         raise GenzError("warehouse: no estimate shards given")
@@ -175,7 +175,8 @@ def column_docs() -> tuple[dict[str, dict[str, str]], dict[str, str]]:
     (or view) does not describe takes the fallback: ``estimates``' description, else the file's
     ``common`` section, else a same-named column of any other table.
     """
-    from .schemas import EstimateFrame, MeasurementFrame, OperatorFrame
+    from ..calibrate.measurements import MeasurementFrame
+    from .schemas import EstimateFrame, OperatorFrame
 
     extra = yaml.safe_load(COLUMNS_FILE.read_text())
     common = extra.pop("common", {})

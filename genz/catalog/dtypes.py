@@ -23,7 +23,7 @@ activations then move at 16 bits), see :func:`compute_rate_key` and :func:`activ
 
 from __future__ import annotations
 
-from .errors import GenzError, suggest
+from ..errors import GenzError, suggest
 
 #: storage bits per element, including amortized scale overhead of block formats
 BITS: dict[str, float] = {

@@ -1,10 +1,10 @@
 """Calibration: fit efficiency profiles to measured latencies, validate them honestly.
 
 Fit
-    One joint fit (:mod:`genz.physfit`) of hardware factors per chip (pooled per architecture
-    family, anchored by the kernel timings of :mod:`genz.opcal`) and software factors per serving
+    One joint fit (:mod:`genz.calibrate.physfit`) of hardware factors per chip (pooled per architecture
+    family, anchored by the kernel timings of :mod:`genz.calibrate.opcal`) and software factors per serving
     stack (shared by every platform the stack runs on), by robust MAP least squares on
-    ``log(predicted / measured)`` within physical bounds (:data:`genz.efficiency.FIT_BOUNDS`).
+    ``log(predicted / measured)`` within physical bounds (:data:`genz.perf.efficiency.FIT_BOUNDS`).
 
 Validation
     Two schemes. k-fold cross-validation grouped by model (a model's rows are never in both the fit
@@ -31,159 +31,19 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from . import engine, serving
-from .efficiency import DEFAULT
-from .errors import GenzError
-from .hardware import get_hardware
-from .predict import build_inputs
-from .profiles import Profile, ProfileSet, load_profiles
-from .scenarios import normalize
-from .zoo import get_model
+from ..errors import GenzError
+from ..perf.efficiency import DEFAULT
+from ..perf.profiles import Profile, ProfileSet, load_profiles
+from .measurements import load_measurement_files
+from .prepared import Prepared, evaluate, prepare
 
 BAND_MIN_ROWS = 20  # fewest out-of-fold residuals for a band of its own
 BAND_Q = (0.10, 0.90)  # 80 % central band
 
 
 # ----------------------------------------------------------------------------------------------
-# prepared measurements: engine inputs built once, efficiencies swapped per evaluation
-# ----------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Prepared:
-    """Measured rows with the engine inputs pre-built per model."""
-
-    frame: pl.DataFrame  # normalized measurement rows that can be predicted
-    value: np.ndarray
-    metric: np.ndarray
-    platform: np.ndarray
-    framework: np.ndarray
-    model: np.ndarray
-    groups: list  # (spec, Inputs, row indices, framework keys)
-    stack: np.ndarray  # the serving stack each row ran (physfit.stack_of)
-    source: np.ndarray  # the study each row comes from (physfit.source_group)
-
-    def __len__(self) -> int:
-        return len(self.value)
-
-    def tile(self, k: int) -> Prepared:
-        """The rows repeated ``k`` times (block j = rows j·n .. (j+1)·n - 1): evaluates k parameter
-        vectors in one vectorized engine pass."""
-        n = len(self)
-        groups = []
-        for spec, inp, idx, fw in self.groups:
-            groups.append((spec, inp.take(np.tile(np.arange(len(inp)), k)),
-                           np.concatenate([idx + j * n for j in range(k)]), fw * k))
-        return Prepared(frame=self.frame, value=np.tile(self.value, k), metric=np.tile(self.metric, k),
-                        platform=np.tile(self.platform, k), framework=np.tile(self.framework, k),
-                        model=np.tile(self.model, k), groups=groups, stack=np.tile(self.stack, k),
-                        source=np.tile(self.source, k))
-
-    def subset(self, mask: np.ndarray) -> Prepared:
-        """Rows where ``mask`` is true (engine inputs sliced once)."""
-        pos = np.cumsum(mask) - 1
-        groups = []
-        for spec, inp, idx, fw in self.groups:
-            keep = mask[idx]
-            if keep.any():
-                groups.append((spec, inp.take(np.nonzero(keep)[0]), pos[idx[keep]],
-                               [f for f, k in zip(fw, keep) if k]))
-        return Prepared(frame=self.frame.filter(pl.Series(mask)), value=self.value[mask], metric=self.metric[mask],
-                        platform=self.platform[mask], framework=self.framework[mask], model=self.model[mask],
-                        groups=groups, stack=self.stack[mask], source=self.source[mask])
-
-
-def prepare(measurements: pl.DataFrame) -> Prepared:
-    """Normalize measured rows and pre-build engine inputs; rows that cannot be predicted are dropped."""
-    norm = normalize(measurements)
-    ok = (norm.get_column("status") == "ok").to_numpy()
-    specs: dict[str, object] = {}
-    hws: dict[str, object] = {}
-    for i, (m, h) in enumerate(zip(norm.get_column("_model").to_list(), norm.get_column("_hardware").to_list())):
-        if not ok[i]:
-            continue
-        try:
-            specs.setdefault(m, get_model(m))
-            hws.setdefault(h, get_hardware(h))
-        except GenzError:
-            ok[i] = False
-    norm = norm.filter(pl.Series(ok))
-    norm = norm.with_columns(
-        _model_id=pl.col("_model").replace_strict({k: v.id for k, v in specs.items()}, default=None),
-        _hw_id=pl.col("_hardware").replace_strict({k: v.id for k, v in hws.items()}, default=None),
-    )
-    order = np.lexsort((np.arange(norm.height), norm.get_column("_model_id").to_numpy()))
-    norm = norm[order]
-    hw_ids = sorted({h.id for h in hws.values()})
-    hw_list = [get_hardware(h) for h in hw_ids]
-    hw_pos = {h: i for i, h in enumerate(hw_ids)}
-    groups = []
-    model_col = norm.get_column("_model_id").to_numpy()
-    for mid in sorted(set(model_col.tolist())):
-        idx = np.nonzero(model_col == mid)[0]
-        rows = norm[idx]
-        fw = rows.get_column("_framework_key").to_list()
-        hidx = np.array([hw_pos[h] for h in rows.get_column("_hw_id").to_list()], dtype=int)
-        effs = {k: np.full(len(idx), v) for k, v in DEFAULT.as_dict().items()}
-        inp = build_inputs(rows, hw_list, hidx, effs)
-        groups.append((get_model(mid), inp, idx, fw))
-    from .physfit import source_group, stack_of
-
-    src = norm.get_column("source").cast(pl.String).fill_null("").to_list() if "source" in norm.columns \
-        else [""] * norm.height
-    fwk = norm.get_column("_framework_key").to_list()
-    hw_of = [get_hardware(h) for h in norm.get_column("_hw_id").to_list()]
-    return Prepared(
-        frame=norm, value=norm.get_column("value").cast(pl.Float64).to_numpy(),
-        metric=norm.get_column("_metric").to_numpy().astype(str), platform=norm.get_column("_hw_id").to_numpy(),
-        framework=norm.get_column("_framework_key").to_numpy(), model=model_col, groups=groups,
-        stack=np.array([stack_of(f, h.vendor, s_, h.family) for f, h, s_ in zip(fwk, hw_of, src)],
-                       dtype=object).astype(str),
-        source=np.array([source_group(s_) for s_ in src], dtype=object).astype(str),
-    )
-
-
-def evaluate(prep: Prepared, effs: dict[str, np.ndarray]) -> np.ndarray:
-    """Predicted value of every prepared row given per-row efficiency arrays."""
-    out = np.full(len(prep), np.nan)
-    for spec, inp, idx, fw in prep.groups:
-        inp.eff = {k: v[idx] for k, v in effs.items()}
-        met = prep.metric[idx]
-        mt = met == "max_throughput_tok_s"
-        fixed = ~mt
-        if fixed.any():
-            sub = inp if fixed.all() else inp.take(np.nonzero(fixed)[0])
-            est = engine.estimate(spec, sub)
-            m = met[fixed]
-            val = np.select(
-                [m == "ttft_ms", m == "tpot_ms", m == "e2e_latency_ms", m == "throughput_tok_s",
-                 m == "throughput_tok_s_per_device"],
-                [est.ttft_s * 1e3, est.tpot_s * 1e3, est.e2e_s * 1e3, est.throughput_tok_s,
-                 est.throughput_tok_s_per_device], default=np.nan)
-            out[idx[fixed]] = val
-        if mt.any():
-            sub = inp if mt.all() else inp.take(np.nonzero(mt)[0])
-            r = serving.max_throughput(spec, sub, [f for f, k in zip(fw, mt) if k])
-            out[idx[mt]] = r["throughput"]
-    return out
-
-
-def _log_err(pred: np.ndarray, meas: np.ndarray) -> np.ndarray:
-    """log(predicted/measured), sign-adjusted so that 'too slow' is positive for every metric."""
-    return np.log(pred / meas)
-
-
-# ----------------------------------------------------------------------------------------------
 # fitting
 # ----------------------------------------------------------------------------------------------
-
-
-_THROUGHPUT = ("throughput_tok_s", "throughput_tok_s_per_device", "max_throughput_tok_s")
-
-
-def _as_time(values: np.ndarray, metric: np.ndarray) -> np.ndarray:
-    """Time-like view of a metric (throughputs inverted), in which overheads add linearly."""
-    return np.where(np.isin(metric, _THROUGHPUT), 1.0 / values, values)
 
 
 @dataclass(frozen=True)
@@ -195,7 +55,7 @@ class FitResult:
 def fit_profiles(prep: Prepared, version: str = "unversioned",
                  op_priors: dict[str, dict[str, float]] | None = None, max_nfev: int = 40) -> FitResult:
     """Hardware factors of every measured platform (pooled per family) and software factors of every
-    measured serving stack, fitted jointly (:func:`genz.physfit.fit_joint`); unmeasured platforms
+    measured serving stack, fitted jointly (:func:`genz.calibrate.physfit.fit_joint`); unmeasured platforms
     inherit their family's die factors or keep the priors, and say so in their label."""
     from .physfit import fit_joint, profile_set
 
@@ -207,7 +67,7 @@ def fit_profiles(prep: Prepared, version: str = "unversioned",
 
 
 # ----------------------------------------------------------------------------------------------
-# prediction with a profile set (same lookup chain as genz.predict), cross-validation, bands
+# prediction with a profile set (same lookup chain as genz.perf.predict), cross-validation, bands
 # ----------------------------------------------------------------------------------------------
 
 
@@ -410,7 +270,7 @@ def fit_band_scale(val: pl.DataFrame, target: float = BAND_Q[1] - BAND_Q[0]) -> 
 
 def code_fingerprint() -> str:
     """Hash of the genz sources and data files (what a profile's numbers depend on)."""
-    root = Path(__file__).parent
+    root = Path(__file__).parent.parent
     h = hashlib.sha256()
     for p in sorted(root.rglob("*")):
         if p.is_file() and p.suffix in (".py", ".yaml", ".sql") and "__pycache__" not in p.parts \
@@ -418,19 +278,6 @@ def code_fingerprint() -> str:
             h.update(str(p.relative_to(root)).encode())
             h.update(p.read_bytes())
     return h.hexdigest()[:16]
-
-
-def load_measurement_files(paths: list[str | Path]) -> pl.DataFrame:
-    """Read and validate measurement CSVs (sorted by path), concatenated."""
-    from .schemas import read_measurements
-
-    frames = []
-    for p in sorted(Path(x) for x in paths):
-        df = read_measurements(p)
-        frames.append(df.with_columns(pl.lit(p.name).alias("measurement_file")))
-    if not frames:
-        raise GenzError("calibration: no measurement files given")
-    return pl.concat(frames, how="diagonal_relaxed")
 
 
 def inputs_hash(paths: list[str | Path]) -> str:
@@ -470,8 +317,8 @@ def platform_profiles(pset: ProfileSet, platform: str) -> ProfileSet:
     of its architecture family (preferring an unmeasured one, which carries the family means), or
     keeps the priors; its label says which.
     """
-    from .hardware import get_hardware
-    from .profiles import HardwareEntry
+    from ..catalog.hardware import get_hardware
+    from ..perf.profiles import HardwareEntry
 
     hw = get_hardware(platform)
     entry = pset.hardware.get(hw.id.lower())

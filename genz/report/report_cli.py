@@ -122,7 +122,7 @@ def calibration_note(label: str, hardware: str) -> str:
 
 def print_validation(val, summary: dict) -> None:
     """Cross-validated error tables (geomean relative error of out-of-fold predictions)."""
-    from . import calibration as cal
+    from ..calibrate import calibration as cal
 
     con = _console()
     tables = cal.summary_tables(val)

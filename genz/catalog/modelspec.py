@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .errors import GenzError
+from ..errors import GenzError
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,13 @@ from pathlib import Path
 import jsonschema
 import polars as pl
 
-from .errors import GenzError
-from .hardware import get_hardware
-from .scenarios import FLOAT_COLUMNS, INT_COLUMNS, STR_COLUMNS
-from .zoo import load_yaml
+from ..catalog.files import DATA_DIR, load_yaml
+from ..catalog.hardware import get_hardware
+from ..catalog.usecases import load_usecases
+from ..errors import GenzError
+from ..perf.scenarios import FLOAT_COLUMNS, INT_COLUMNS, STR_COLUMNS
 
-SCHEMA_PATH = Path(__file__).parent / "data" / "schemas" / "experiment.schema.yaml"
+SCHEMA_PATH = DATA_DIR / "schemas" / "experiment.schema.yaml"
 SCENARIO_COLUMNS = tuple(dict.fromkeys([*STR_COLUMNS, *INT_COLUMNS, *FLOAT_COLUMNS]))
 SLO_COLUMNS = ("slo_ttft_ms", "slo_tpot_ms", "slo_e2e_ms")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -67,20 +68,6 @@ def slug(text: str) -> str:
 @functools.lru_cache(maxsize=1)
 def _schema() -> dict:
     return load_yaml(SCHEMA_PATH)  # type: ignore[return-value]
-
-
-def load_usecases(path: str | Path) -> dict[str, dict]:
-    """The use-case library: name -> {input_tokens, output_tokens, slo: {...}, ...}."""
-    path = Path(path)
-    data = load_yaml(path)
-    if not isinstance(data, dict) or not isinstance(data.get("usecases"), dict):
-        raise GenzError(f"{path}: expected a mapping 'usecases: {{name: {{input_tokens, output_tokens, slo}}}}'")
-    out = {}
-    for name, uc in data["usecases"].items():
-        if not isinstance(uc, dict) or "input_tokens" not in uc or "output_tokens" not in uc:
-            raise GenzError(f"{path}: usecases.{name}: needs input_tokens and output_tokens")
-        out[str(name)] = uc
-    return out
 
 
 def load(path: str | Path, usecases: str | Path | None = None) -> Experiment:

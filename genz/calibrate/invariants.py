@@ -79,10 +79,11 @@ import numpy as np
 import polars as pl
 import yaml
 
-from . import dtypes
-from .hardware import Hardware, all_hardware, get_hardware
-from .profiles import PACKAGED, ProfileSet, default_profiles, load_profiles
-from .zoo import get_model
+from ..catalog import dtypes
+from ..catalog.hardware import Hardware, all_hardware, get_hardware
+from ..catalog.zoo import get_model
+from ..perf.predict import predict_frame
+from ..perf.profiles import PACKAGED, ProfileSet, default_profiles, load_profiles
 
 TOL_EXACT = 1e-6
 TOL_DISCRETE = 5e-3
@@ -573,8 +574,6 @@ def _profiles(profiles) -> ProfileSet:
 
 def predict_scenarios(scenarios: list[tuple], profiles=None) -> pl.DataFrame:
     """Predict distinct scenarios in ONE :func:`genz.predict` call; row ``i`` is ``scenarios[i]``."""
-    from .api import predict
-
     cols = sorted({k for sc in scenarios for k, _ in sc})
     data = {c: [None] * len(scenarios) for c in cols}
     for i, sc in enumerate(scenarios):
@@ -586,7 +585,7 @@ def predict_scenarios(scenarios: list[tuple], profiles=None) -> pl.DataFrame:
         if variants:
             paths = _materialize(variants, Path(tmp))
             frame = frame.with_columns(pl.col("hardware").replace(paths))
-        out = predict(frame, _profiles(profiles))
+        out = predict_frame(frame, _profiles(profiles))
     return out
 
 

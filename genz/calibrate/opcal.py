@@ -8,9 +8,9 @@ End-to-end latencies mix everything; single-kernel timings isolate one effect at
 * NCCL all-reduce timings over message sizes and GPU counts pin the collective bandwidth
   efficiency and the software latency per call.
 
-Each table is fitted with the engine's own formulas (:mod:`genz.ops`, :mod:`genz.collectives`)
+Each table is fitted with the engine's own formulas (:mod:`genz.perf.ops`, :mod:`genz.perf.collectives`)
 on the matching hardware preset, and the result becomes the prior of every platform of that
-architecture family in the end-to-end fit (:mod:`genz.calibration`). The data are the
+architecture family in the end-to-end fit (:mod:`genz.calibrate.calibration`). The data are the
 ai-dynamo/aiconfigurator tables copied under ``calibration/operators/`` (see its README).
 """
 
@@ -24,8 +24,8 @@ import numpy as np
 import polars as pl
 from scipy.optimize import least_squares
 
-from . import collectives as coll
-from .hardware import get_hardware
+from ..catalog.hardware import get_hardware
+from ..perf import collectives as coll
 
 #: aiconfigurator system folder -> (hardware preset, architecture family)
 SYSTEMS = {"h100_sxm": ("H100-SXM-80GB", "hopper"), "a100_sxm": ("A100-SXM-80GB", "ampere")}
@@ -76,7 +76,7 @@ def fit_gemm(df: pl.DataFrame, hw_id: str) -> tuple[dict, dict]:
 def fit_nccl(df: pl.DataFrame, hw_id: str) -> tuple[dict, dict]:
     """Fit (network, comm_overhead_s) to NCCL all-reduce timings inside one node.
 
-    Model: NCCL ring/tree cost of :func:`genz.collectives.allreduce` at link bandwidth × e_n,
+    Model: NCCL ring/tree cost of :func:`genz.perf.collectives.allreduce` at link bandwidth × e_n,
     plus a fixed software time per call.
     """
     hw = get_hardware(hw_id)

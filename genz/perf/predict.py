@@ -10,19 +10,18 @@ over all its rows.
 
 from __future__ import annotations
 
-
 import numpy as np
 import polars as pl
 
-from . import dtypes
+from ..catalog import dtypes
+from ..catalog.hardware import Hardware, get_hardware
+from ..catalog.modelspec import ModelSpec
+from ..catalog.zoo import get_model
+from ..errors import GenzError
 from .efficiency import DEFAULT, Efficiency
 from .engine import Estimate, Inputs
-from .errors import GenzError
-from .hardware import Hardware, get_hardware
-from .modelspec import ModelSpec
 from .profiles import ProfileSet, default_profiles
 from .scenarios import METRICS, normalize
-from .zoo import get_model
 
 GB = 1e9
 
@@ -108,7 +107,7 @@ def build_inputs(rows: pl.DataFrame, hws: list[Hardware], hw_idx: np.ndarray,
     wb = b("_weight_dtype")
     hwa = _hw_arrays(hws, hw_idx, rows)
     batch = rows.get_column("_batch_size").fill_null(1).to_numpy().astype(float)
-    from .serving import framework_arrays
+    from ..catalog.frameworks import framework_arrays
 
     fw = framework_arrays(rows.get_column("_framework_key"))
     offload = rows.get_column("_offload").fill_null("none").str.to_lowercase()
@@ -351,4 +350,73 @@ def predict_one(**scenario) -> dict:
     return predict_frame(df).row(0, named=True)
 
 
-__all__ = ["predict_frame", "predict_one", "build_inputs", "Estimate", "Efficiency", "DEFAULT"]
+def operators_frame(df: pl.DataFrame, profiles: ProfileSet | None = None,
+                    keys: tuple[str, ...] = ("experiment", "scenario_id")) -> pl.DataFrame:
+    """Per-operator breakdown of many scenarios at once (long format, vectorized per model).
+
+    One row per scenario × phase × operator with ``layers``, ``gflops``, ``gbytes``, ``net_gbytes``
+    (per device, whole phase), ``time_ms`` and ``bound``; ``keys`` columns of ``df`` identify rows.
+    Scenarios that cannot be predicted are skipped.
+    """
+    from . import engine
+
+    profiles = profiles if profiles is not None else default_profiles()
+    norm = normalize(df)
+    frames: list[pl.DataFrame] = []
+    ok = (norm.get_column("status") == "ok").to_numpy()
+    for mname in norm.filter(pl.Series(ok)).get_column("_model").unique().sort().to_list():
+        try:
+            spec = get_model(mname)
+        except GenzError:
+            continue
+        sel = np.nonzero(ok & (norm.get_column("_model") == mname).to_numpy())[0]
+        rows = norm[sel]
+        hws, hw_idx = [], []
+        for h in rows.get_column("_hardware").to_list():
+            try:
+                hw = get_hardware(h)
+            except GenzError:
+                hw_idx.append(-1)
+                continue
+            if hw not in hws:
+                hws.append(hw)
+            hw_idx.append(hws.index(hw))
+        good = np.array(hw_idx) >= 0
+        if not good.any():
+            continue
+        rows = rows.filter(pl.Series(good))
+        hidx = np.array(hw_idx)[good]
+        heads = spec.attention_heads()
+        tpv = rows.get_column("_tp").to_numpy()
+        fine = (heads % tpv == 0) if heads else np.ones(len(tpv), dtype=bool)
+        rows, hidx = rows.filter(pl.Series(fine)), hidx[fine]
+        if rows.height == 0:
+            continue
+        ids = np.array([h.id for h in hws], dtype=object)[hidx]
+        effs, _, _ = profiles.lookup_rows(ids, ids, rows.get_column("_framework_key").to_numpy())
+        inp = build_inputs(rows, hws, hidx, effs)
+        est = engine.estimate(spec, inp, want_ops=True)
+        base = rows.select(list(keys))
+        for phase, res in (("prefill", est.prefill), ("decode", est.decode)):
+            for d in res.ops:
+                n = rows.height
+                frames.append(base.with_columns(
+                    phase=pl.lit(phase), layer_group=pl.lit(d.get("group", "model")), operator=pl.lit(d["name"]),
+                    kind=pl.lit(d["kind"]),
+                    layers=pl.lit(float(d["count"])),
+                    gflops=pl.Series(np.broadcast_to(np.asarray(d["flops"], dtype=float), (n,)) / 1e9),
+                    gbytes=pl.Series(np.broadcast_to(np.asarray(d["bytes"], dtype=float), (n,)) / 1e9),
+                    net_gbytes=pl.Series(np.broadcast_to(np.asarray(d["net_bytes"], dtype=float), (n,)) / 1e9),
+                    time_ms=pl.Series(np.broadcast_to(np.asarray(d["time"], dtype=float), (n,)) * 1e3),
+                    bound=pl.Series(np.broadcast_to(np.asarray(d["bound"]), (n,)).astype(str)),
+                ))
+    if not frames:
+        return pl.DataFrame(schema={**{k: pl.String for k in keys}, "phase": pl.String, "layer_group": pl.String,
+                                    "operator": pl.String,
+                                    "kind": pl.String, "layers": pl.Float64, "gflops": pl.Float64,
+                                    "gbytes": pl.Float64, "net_gbytes": pl.Float64, "time_ms": pl.Float64,
+                                    "bound": pl.String})
+    return pl.concat(frames, how="vertical")
+
+
+__all__ = ["predict_frame", "predict_one", "build_inputs", "operators_frame", "Estimate", "Efficiency", "DEFAULT"]

@@ -2,7 +2,7 @@
 
 What is fitted
     Every measured row ``i`` runs on a platform ``p(i)`` of architecture family ``f(i)`` under a
-    serving stack ``s(i)``. Its efficiencies are (log space, see :func:`genz.efficiency.compose`)::
+    serving stack ``s(i)``. Its efficiencies are (log space, see :func:`genz.perf.efficiency.compose`)::
 
         compute   = exp(C[f] + SWc[s])           attention = exp(A[f] + SWa[s])
         memory    = exp(M[f] + dM[p] + SWm[s])   network   = exp(N[link(p)])
@@ -19,10 +19,10 @@ What is fitted
 
 Priors, bounds, identifiability
     MAP with a soft-L1 data term on ``log(predicted/measured)`` and Gaussian priors in log space:
-    family factors around the kernel-timing fit of the family (:mod:`genz.opcal`, tight) or the
+    family factors around the kernel-timing fit of the family (:mod:`genz.calibrate.opcal`, tight) or the
     defaults (wide), the reference production stacks' multipliers around 1 (tight), any other
     stack's around 1 (wide), overheads around the defaults (wide). Every factor stays inside
-    :data:`genz.efficiency.FIT_BOUNDS`. After the fit, the posterior width of each parameter
+    :data:`genz.perf.efficiency.FIT_BOUNDS`. After the fit, the posterior width of each parameter
     (Gauss-Newton, ``(JᵀJ + Σ⁻¹)⁻¹``) against its prior width says how much the rows identified it
     (:func:`identification`): a parameter the rows hardly depend on keeps its prior mean and the
     others are refitted; a platform is labelled ``calibrated`` only where its own rows identified
@@ -40,7 +40,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import least_squares, lsq_linear
 
-from .efficiency import (
+from ..catalog.frameworks import frameworks
+from ..catalog.hardware import get_hardware, hardware_ids
+from ..errors import GenzError
+from ..perf.efficiency import (
     DEFAULT,
     DEFAULT_STACK,
     FAMILY_FACTORS,
@@ -48,9 +51,8 @@ from .efficiency import (
     STACK_FACTORS,
     StackFactors,
 )
-from .errors import GenzError
-from .hardware import get_hardware, hardware_ids
-from .profiles import HardwareEntry, Profile, ProfileSet, StackEntry
+from ..perf.profiles import HardwareEntry, Profile, ProfileSet, StackEntry
+from .prepared import _as_time, _log_err, evaluate
 
 #: family-level parameters (the die's factors plus the family mean of the memory-system factor)
 FAM_K = FAMILY_FACTORS + ("memory",)
@@ -95,7 +97,7 @@ def family_prior(key: str, op_priors: dict | None) -> tuple[dict[str, float], se
     """Prior values of a family's (or link class's) hardware factors, and which of them kernel timings
     of that family anchor.
 
-    A family with kernel timings (:mod:`genz.opcal`) takes them. Any other takes, per factor, the
+    A family with kernel timings (:mod:`genz.calibrate.opcal`) takes them. Any other takes, per factor, the
     geometric mean over the families that have kernel timings (a measured reference point, so an
     unmeasured chip is never flattered by an optimistic default), else the defaults.
     """
@@ -116,52 +118,17 @@ def _floor(name: str) -> float:
 
 
 # ----------------------------------------------------------------------------------------------
-# which stack each measured row ran
+# stacks: the reference pool, and what a variant stack is a variant of (which stack a measured row
+# ran is :func:`genz.calibrate.prepared.stack_of`)
 # ----------------------------------------------------------------------------------------------
-
-
-def source_group(source: str) -> str:
-    """The study a row comes from: the first word of its ``source`` (a repository or document)."""
-    s = str(source or "").strip()
-    return s.split()[0] if s else "unknown"
-
-
-def stack_of(framework_key: str, vendor: str, source: str, family: str = "") -> str:
-    """The serving stack a measured row ran.
-
-    Its framework key; a variant of that framework declared in ``frameworks.yaml`` whose ``match``
-    (vendor, optional source substring) fits the row (``<variant>@<family>`` where the variant is
-    ``split_by: family``: a young build whose kernel maturity differed per chip generation); or, for
-    a row that states no framework,
-    ``unstated:<study>`` (a stack of its own per study: consistent within the study, unknown to
-    a user, so never selectable).
-    """
-    from .serving import frameworks
-
-    if framework_key == "generic":
-        return f"unstated:{source_group(source)}"
-    for key, d in sorted(frameworks().items()):
-        if not isinstance(d, dict) or d.get("variant_of") != framework_key:
-            continue
-        m = d.get("match") or {}
-        if m.get("vendor") and str(m["vendor"]).lower() != str(vendor).lower():
-            continue
-        if m.get("source") and str(m["source"]).lower() not in str(source).lower():
-            continue
-        return f"{key}@{family}" if d.get("split_by") == "family" and family else key
-    return framework_key
 
 
 def reference_stacks() -> list[str]:
     """Framework keys pooled into the reference (``generic``) stack."""
-    from .serving import frameworks
-
     return sorted(k for k, d in frameworks().items() if isinstance(d, dict) and d.get("reference"))
 
 
 def _base_of(stack: str) -> str:
-    from .serving import frameworks
-
     return str((frameworks().get(stack.split("@")[0]) or {}).get("variant_of", ""))
 
 
@@ -342,8 +309,6 @@ class JointFit:
 
 def fit_joint(prep, stack: np.ndarray, op_priors: dict | None = None, max_nfev: int = 40) -> JointFit:
     """MAP fit of hardware and stack factors to the prepared rows (see the module docstring)."""
-    from .calibration import _as_time, _log_err, evaluate
-
     lay = build_layout(prep.platform, stack, op_priors)
     n, p = len(prep), len(lay.mu)
     groups = _groups(lay)

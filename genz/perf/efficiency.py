@@ -13,7 +13,7 @@ waits on) plus ``seq_overhead`` per sequence in the batch, and every request pay
 few rows (tile quantization, too few thread blocks); ``M`` is the GEMM's row count on the device.
 
 The factors split into what belongs to the chip and what belongs to the serving software
-(:mod:`genz.calibration` fits them apart):
+(:mod:`genz.calibrate.calibration` fits them apart):
 
 * **hardware** (per platform, pooled per architecture family): ``compute``, ``attention``,
   ``gemm_m_half``, ``kernel_overhead_s`` (the die: shared by every platform of a family, e.g. H100,

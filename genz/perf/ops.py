@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..catalog.modelspec import FFN, Attention, LayerClass, Mamba, ModelSpec
 from . import collectives as coll
-from .modelspec import FFN, Attention, LayerClass, Mamba, ModelSpec
 
 INF = np.inf
 
@@ -118,7 +118,7 @@ def elementwise(name, elems, par: Par, count, flops_per_elem=1.0, reads=2.0, onc
 
 
 def comm(name, seconds, count, bytes_=0.0, once=False) -> Op:
-    """A collective; its time comes from :mod:`genz.collectives`."""
+    """A collective; its time comes from :mod:`genz.perf.collectives`."""
     return Op(name=name, kind="comm", count=count, comm_s=seconds, b0=0.0, once=once,
               extra={"net_bytes": bytes_})
 

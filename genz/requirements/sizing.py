@@ -24,14 +24,14 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from . import engine
-from .errors import GenzError
-from .experiments import load_usecases
-from .hardware import get_hardware
-from .predict import build_inputs, predict_frame
-from .profiles import ProfileSet, default_profiles
-from .scenarios import normalize
-from .zoo import get_model
+from ..catalog.hardware import get_hardware
+from ..catalog.usecases import load_usecases
+from ..catalog.zoo import get_model
+from ..errors import GenzError
+from ..perf import engine
+from ..perf.predict import build_inputs, predict_frame
+from ..perf.profiles import ProfileSet, default_profiles
+from ..perf.scenarios import normalize
 
 #: resource -> (engine input arrays it scales, unit of the reported value, divisor for that unit)
 RESOURCES: dict[str, tuple[tuple[str, ...], str, float]] = {

@@ -19,10 +19,10 @@ from pathlib import Path
 import jinja2
 import polars as pl
 
-from . import __version__
-from .warehouse import connect
+from .._version import __version__
+from ..store.warehouse import connect
 
-TEMPLATES = Path(__file__).parent.parent / "reports" / "templates"
+TEMPLATES = Path(__file__).parents[2] / "reports" / "templates"
 REFERENCE_MODEL = "meta-llama/Llama-3.1-70B"
 REFERENCE_HW = "H100-SXM-80GB"
 
@@ -431,7 +431,7 @@ def bottlenecks_page(con) -> Page:
         WHERE s.hardware_id = '{hw_ref}' AND o.kind IN ('gemm', 'attention') AND o.gbytes > 0
         GROUP BY ALL HAVING sum(o.time_ms) > 0 ORDER BY model, phase, operator""")
     if ops.height:
-        from .hardware import get_hardware
+        from ..catalog.hardware import get_hardware
 
         hw = get_hardware(hw_ref)
         p_tf, bw = hw.peak_flops["bf16"] / 1e12, hw.hbm_bw / 1e9  # TFLOP/s, GB/s

@@ -17,37 +17,16 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-import yaml
-
-from .errors import GenzError, suggest
+from ..errors import GenzError, suggest
+from .files import DATA_DIR, load_yaml
 from .modelspec import ModelSpec, from_hf_config
 
-MODELS_DIR = Path(__file__).parent / "data" / "models"
+MODELS_DIR = DATA_DIR / "models"
 
 _SUFFIXES = (
     "-hf", "-chat", "-instruct", "-it", "-base", "-pt", "-fp8", "-fp8-dynamic", "-awq", "-gptq",
     "-int4", "-int8", "-w8a8", "-w4a16", "-fp4", "-nvfp4", "-bf16", "-fp16",
 )
-
-try:  # libyaml is ~10x faster than the pure-Python loader
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader  # type: ignore[misc]
-
-
-def load_yaml(path: Path) -> object:
-    """Parse a YAML file with a one-line error naming the file on failure."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise GenzError(f"{path}:{where} malformed YAML: {problem}") from None
-    except OSError as exc:
-        raise GenzError(f"{path}: cannot read ({exc.strerror})") from None
-
 
 def normalize(name: str) -> list[str]:
     """Lookup keys for a model name, most specific first."""

@@ -1,7 +1,7 @@
 """Calibration profiles: fitted efficiency factors and uncertainty bands per platform × framework.
 
 A profile file is JSON produced by the calibration rule (``genz calibrate``); no number in it is
-typed by hand. It holds two halves that :func:`genz.efficiency.compose` joins:
+typed by hand. It holds two halves that :func:`genz.perf.efficiency.compose` joins:
 
 * ``hardware``: per platform, the chip's factors and an honest label: ``calibrated`` (the
   platform's own rows identified its hardware factors), ``inherited from <platforms>`` (unmeasured;
@@ -29,10 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..catalog.files import DATA_DIR
+from ..errors import GenzError
 from .efficiency import DEFAULT, DEFAULT_STACK, HARDWARE_FACTORS, Efficiency, StackFactors, compose
-from .errors import GenzError
 
-PACKAGED = Path(__file__).parent / "data" / "calibration" / "profiles.json"
+PACKAGED = DATA_DIR / "calibration" / "profiles.json"
 PIPELINE = Path("results") / "calibration" / "profiles.json"
 
 #: band (multiplicative, 80 % central interval of measured/predicted) for uncalibrated predictions
@@ -171,7 +172,7 @@ class ProfileSet:
             return self.stacks[framework], ""
         if family and f"{framework}@{family}" in self.stacks:
             return self.stacks[f"{framework}@{family}"], ""
-        from .serving import frameworks
+        from ..catalog.frameworks import frameworks
 
         base = str(frameworks().get(framework.split("@")[0], {}).get("variant_of", ""))
         if base and base in self.stacks:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
-
 import numpy as np
 
+from ..catalog.frameworks import framework_arrays
+from ..errors import GenzError
 from .engine import Estimate, Inputs, activation_bytes, kv_bytes_per_request, mixed_iteration, weight_bytes_per_device
-from .errors import GenzError
-
-FRAMEWORKS_FILE = Path(__file__).parent / "data" / "frameworks.yaml"
 
 #: draft-free speculative decoding: heads that run on the target's own hidden states
 DRAFT_HEADS = ("mtp", "eagle")
@@ -27,8 +23,8 @@ def draft_spec(target, name: str):
     """
     from dataclasses import replace as _replace
 
-    from .modelspec import FFN, LayerClass
-    from .zoo import get_model
+    from ..catalog.modelspec import FFN, LayerClass
+    from ..catalog.zoo import get_model
 
     key = str(name).strip().lower()
     if key == "mtp":
@@ -49,38 +45,6 @@ def draft_spec(target, name: str):
 #: fraction of board power drawn while a device is in each kind of work (assumption: compute-bound
 #: kernels run near TDP, memory-bound ones well below, waiting on network/CPU near idle)
 POWER_FRACTION = {"compute": 1.0, "memory": 0.7, "network": 0.5, "overhead": 0.35}
-
-
-@functools.lru_cache(maxsize=1)
-def frameworks() -> dict[str, dict]:
-    """Serving-stack defaults (``genz/data/frameworks.yaml``), by framework key."""
-    from .zoo import load_yaml
-
-    data = load_yaml(FRAMEWORKS_FILE)
-    if not isinstance(data, dict) or "generic" not in data:
-        raise GenzError(f"{FRAMEWORKS_FILE}: needs a 'generic' entry")
-    return data
-
-
-def framework_arrays(keys) -> dict[str, np.ndarray]:
-    """Per-row serving defaults for framework keys (unknown keys use 'generic')."""
-    import polars as pl
-
-    fw = frameworks()
-    ser = keys if isinstance(keys, pl.Series) else pl.Series("k", list(keys), dtype=pl.String)
-    uniq = ser.unique().sort().to_list()
-    inv = ser.replace_strict({u: i for i, u in enumerate(uniq)}, return_dtype=pl.Int64).to_numpy()
-    rows = [fw.get(k, fw["generic"]) for k in uniq]
-    per = {
-        "free_mode": np.array([r.get("memory_mode", "free_fraction") == "free_fraction" for r in rows]),
-        "fraction": np.array([float(r.get("memory_fraction", 0.9)) for r in rows]),
-        "max_batch": np.array([float(r.get("max_batch", 1024)) for r in rows]),
-        "budget": np.array([float(r.get("max_num_tokens", 8192)) for r in rows]),
-        "full_reserve": np.array([r.get("reserve", "full") == "full" for r in rows]),
-        "no_window": np.array([not bool(r.get("sliding_window", True)) for r in rows]),
-        "custom_ar": np.array([r.get("allreduce", "nccl") == "custom" for r in rows]),
-    }
-    return {k: v[inv] for k, v in per.items()}
 
 
 def max_throughput(spec, inp: Inputs, fw_keys) -> dict[str, np.ndarray]:

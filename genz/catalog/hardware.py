@@ -4,7 +4,7 @@ A :class:`Hardware` holds a device's datasheet numbers in SI units (FLOP/s, byte
 seconds, watts) plus its two-level network: the scale-up domain (NVLink/NVSwitch, Infinity
 Fabric, ICI; ``domain_size`` devices) and the scale-out network between domains.
 The efficiency with which software reaches these peaks is not part of the hardware: it lives
-in calibration profiles (:mod:`genz.efficiency`).
+in calibration profiles (:mod:`genz.perf.efficiency`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import GenzError, suggest
-from .zoo import load_yaml
+from ..errors import GenzError, suggest
+from .files import DATA_DIR, load_yaml
 
-HARDWARE_DIR = Path(__file__).parent / "data" / "hardware"
+HARDWARE_DIR = DATA_DIR / "hardware"
 
 COMPUTE_KEYS = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp4", "int4")
 

@@ -1,7 +1,7 @@
 """The analytical engine: phases, pipeline parallelism, memory and metrics, vectorized.
 
 Everything here works on numpy arrays over scenarios that share one model architecture; the
-caller (:mod:`genz.predict`) groups rows by model, so a million scenarios cost a few dozen array
+caller (:mod:`genz.perf.predict`) groups rows by model, so a million scenarios cost a few dozen array
 passes, never a Python loop per scenario.
 
 Timing of a phase
@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..catalog.modelspec import Attention, Mamba, ModelSpec
 from . import collectives as coll
-from .modelspec import Attention, Mamba, ModelSpec
 from .ops import INF, Op, Par, Step, model_ops
 
 #: fallback per-iteration token budget of a serving framework (activation workspace sizing)
@@ -73,7 +73,7 @@ class Inputs:
     out_bw: np.ndarray
     out_lat: np.ndarray
     host_bw: np.ndarray
-    eff: dict[str, np.ndarray]  # efficiency factors by name (see genz.efficiency)
+    eff: dict[str, np.ndarray]  # efficiency factors by name (see genz.perf.efficiency)
     offload_w: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bool: weights may spill to host
     offload_kv: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bool: KV may spill to host
     no_window: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bool: stack ignores sliding windows
@@ -177,7 +177,7 @@ class WindowSplit:
     """A phase's iterations split by how a block of ``t`` queries meets a sliding window ``W``.
 
     Iteration ``j`` has ``s_j = s0 + j·Δ`` cached tokens; its query-key pairs are
-    ``K(s, t) = G(s+t) - G(s)`` (:func:`genz.ops.block_keys`) and it reads ``min(s, W-1)`` cached
+    ``K(s, t) = G(s+t) - G(s)`` (:func:`genz.perf.ops.block_keys`) and it reads ``min(s, W-1)`` cached
     tokens. With ``B = W-1``:
 
     * ``j < n1`` (``s + t <= B``): nothing reaches the window, ``K = t·s + t(t+1)/2`` (affine);
@@ -225,7 +225,7 @@ def window_split(s0, delta, n, t, window) -> WindowSplit:
 def sum_block_keys(s0, delta, n, t, window=INF):
     """Σ_{j=0}^{n-1} K(s0 + j·Δ, t): query-key pairs of a whole phase, exactly, in closed form.
 
-    ``K(s, t) = Σ_{p=s}^{s+t-1} min(p+1, W)`` (:func:`genz.ops.block_keys`). A prompt of ``L``
+    ``K(s, t) = Σ_{p=s}^{s+t-1} min(p+1, W)`` (:func:`genz.perf.ops.block_keys`). A prompt of ``L``
     tokens in one block gives ``L(L+1)/2`` (``L <= W``) or ``W(W+1)/2 + (L-W)·W``; ``k`` chunks of
     ``c = L/k`` (``s0 = 0, Δ = c``) telescope to the same total.
     """

@@ -1,0 +1,1 @@
+"""Calibration: measured rows, profile fits (end to end and per kernel), cross-validation, invariants."""

@@ -1,0 +1,1 @@
+"""The performance engine: operators, collectives, roofline engine, serving, efficiencies, profiles, predict."""
