@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -29,16 +28,9 @@ def _fail(msg: str, code: int = 2) -> None:
 
 def write_atomic_csv(df, path: Path) -> None:
     """Write a CSV next to ``path`` and rename it into place (no half-written output)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        df.write_csv(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from .catalog.files import atomic_write
+
+    atomic_write(path, df.write_csv)
 
 
 def read_scenarios(path: Path):

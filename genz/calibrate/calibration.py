@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from ..catalog.files import atomic_write, atomic_write_text, code_fingerprint
 from ..errors import GenzError
 from ..perf.efficiency import DEFAULT
 from ..perf.profiles import Profile, ProfileSet, load_profiles
@@ -268,18 +269,6 @@ def fit_band_scale(val: pl.DataFrame, target: float = BAND_Q[1] - BAND_Q[0]) -> 
 # ----------------------------------------------------------------------------------------------
 
 
-def code_fingerprint() -> str:
-    """Hash of the genz sources and data files (what a profile's numbers depend on)."""
-    root = Path(__file__).parent.parent
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and p.suffix in (".py", ".yaml", ".sql") and "__pycache__" not in p.parts \
-                and "calibration" not in p.relative_to(root).parts[:2]:
-            h.update(str(p.relative_to(root)).encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()[:16]
-
-
 def inputs_hash(paths: list[str | Path]) -> str:
     h = hashlib.sha256()
     for p in sorted(Path(x) for x in paths):
@@ -381,12 +370,7 @@ def calibrate(paths: list[str | Path], k: int = 5, workers: int = 2, do_cv: bool
 
 def write_profiles(cal: Calibration, path: str | Path) -> None:
     """Write profiles JSON atomically (sorted keys: identical inputs give identical bytes)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {**cal.summary, **cal.profiles.payload(), "fit": cal.diagnostics}
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1, sort_keys=True, default=_jsonable) + "\n")
-    tmp.replace(path)
+    _write_json({**cal.summary, **cal.profiles.payload(), "fit": cal.diagnostics}, path)
 
 
 def _jsonable(x):
@@ -408,14 +392,7 @@ def error_table(val: pl.DataFrame, by: list[str]) -> pl.DataFrame:
 
 def write_frame(df: pl.DataFrame, path: str | Path) -> None:
     """Write a frame as parquet (or CSV by extension), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    if path.suffix == ".csv":
-        df.write_csv(tmp)
-    else:
-        df.write_parquet(tmp)
-    tmp.replace(path)
+    atomic_write(path, df.write_csv if Path(path).suffix == ".csv" else df.write_parquet)
 
 
 def summary_tables(val: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -505,8 +482,5 @@ def write_profile_set(pset: ProfileSet, path: str | Path) -> None:
 
 
 def _write_json(payload: dict, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1, sort_keys=True, default=_jsonable) + "\n")
-    tmp.replace(path)
+    """Write JSON atomically (sorted keys: identical inputs give identical bytes)."""
+    atomic_write_text(path, json.dumps(payload, indent=1, sort_keys=True, default=_jsonable) + "\n")

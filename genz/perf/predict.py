@@ -204,6 +204,10 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
     prof_col = np.full(n, None, dtype=object)
     band_lo = np.full(n, np.nan)
     band_hi = np.full(n, np.nan)
+    # without a metric column: every metric's band (the warehouse stores exactly these)
+    per_metric = "metric" not in df.columns
+    m_lo = {m: np.full(n, np.nan) for m in METRICS} if per_metric else {}
+    m_hi = {m: np.full(n, np.nan) for m in METRICS} if per_metric else {}
     metric_col = norm.get_column("_metric").to_numpy() if "metric" in df.columns else np.full(n, None)
 
     hw_names = list(hw_map)
@@ -307,6 +311,8 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         lo, hi = profiles.band_rows(prof_idx, metric_here, inp, spec)
         band_lo[sel] = lo
         band_hi[sel] = hi
+        for m in m_lo:
+            m_lo[m][sel], m_hi[m][sel] = profiles.band_rows(prof_idx, np.full(len(sel), m, dtype=object), inp, spec)
 
     cols: dict[str, object] = {}
     if "metric" in df.columns:
@@ -324,6 +330,11 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
     else:
         for m in METRICS:
             cols[m] = np.where(ok | (m == "max_throughput_tok_s"), out[m], np.nan)
+        for m in METRICS:
+            # the calibrated 80 % band: measured/predicted quantiles per platform × metric, widened
+            # beyond the measured range (:meth:`genz.perf.profiles.ProfileSet.band_rows`)
+            cols[f"{m}_low"] = cols[m] * m_lo[m]
+            cols[f"{m}_high"] = cols[m] * m_hi[m]
     okser = pl.Series(ok)
 
     def text(name, arr):

@@ -7,8 +7,6 @@ and calls one function here (or in :mod:`genz.calibrate.calibration`, :mod:`genz
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 
 import polars as pl
@@ -17,7 +15,7 @@ from ..catalog.hardware import get_hardware
 from ..catalog.zoo import get_model
 from ..perf.predict import operators_frame, predict_frame
 from ..perf.profiles import ProfileSet, load_profiles
-from ..store.atomic import debug_pause
+from ..catalog.files import atomic_write, code_fingerprint
 from ..store.schemas import SCHEMA_VERSION, EstimateFrame, OperatorFrame, validate_frame
 from . import experiments as X
 
@@ -43,34 +41,13 @@ PREDICTION_COLUMNS = (
 )
 
 
-def fingerprint(root: Path = PACKAGE) -> str:
-    """Hash of the package's sources and data (what every estimate depends on).
-
-    The shipped calibration snapshot (``data/calibration/profiles.json``) is left out: the pipeline
-    fits its own profiles, and the snapshot is copied from them, so hashing it would make every
-    refreshed snapshot invalidate the run that produced it.
-    """
-    h = hashlib.sha256()
-    snapshot = root / "data" / "calibration" / "profiles.json"
-    for p in sorted(root.rglob("*")):
-        if p == snapshot:
-            continue
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".yaml", ".sql", ".json", ".j2"):
-            h.update(str(p.relative_to(root)).encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()[:16]
+def fingerprint() -> str:
+    """The code fingerprint every rule takes as a param (:func:`genz.catalog.files.code_fingerprint`)."""
+    return code_fingerprint()
 
 
 def _atomic_parquet(df: pl.DataFrame, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        df.write_parquet(tmp, compression="zstd", statistics=True)
-        debug_pause("estimate")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, lambda tmp: df.write_parquet(tmp, compression="zstd", statistics=True), pause="estimate")
 
 
 def estimate_frame(rows: pl.DataFrame, profiles: ProfileSet, code: str) -> pl.DataFrame:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 import polars as pl
 
+from ..catalog.files import atomic_write_text
 from .._version import __version__
 from ..store.warehouse import connect
 
@@ -578,10 +578,7 @@ def _env(templates: str | Path) -> jinja2.Environment:
 
 
 def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 def render(db_path: str | Path, out_dir: str | Path, templates: str | Path | None = None) -> list[Path]:

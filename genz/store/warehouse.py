@@ -28,7 +28,7 @@ import yaml
 
 from ..catalog.files import DATA_DIR
 from ..errors import GenzError
-from .atomic import debug_pause
+from ..catalog.files import debug_pause
 
 #: descriptions of the columns of tables that no pandera model describes
 COLUMNS_FILE = DATA_DIR / "warehouse_columns.yaml"
@@ -113,11 +113,13 @@ def _load(con, estimates, operators, measurements, profiles, validation, require
     con.unregister("cal_df")
     band_cols = []
     for m in METRIC_BANDS:
-        if m in cols:
+        # the shards carry the bands genz.predict computed (one rule for bands); older shards without
+        # them get the profile's band from the calibration table
+        if m in cols and f"{m}_low" not in cols:
             band_cols += [f"r.{m} * coalesce(c.band_{m}_low, 0.5) AS {m}_low",
                           f"r.{m} * coalesce(c.band_{m}_high, 2.0) AS {m}_high"]
     con.execute(
-        f"CREATE TABLE estimates AS SELECT {', '.join('r.' + c for c in pred)}, {', '.join(band_cols)} "
+        f"CREATE TABLE estimates AS SELECT {', '.join(['r.' + c for c in pred] + band_cols)} "
         "FROM raw r LEFT JOIN calibration c ON r.profile = c.profile ORDER BY r.experiment, r.scenario_id"
     )
     _parquet_table(con, "operators", operators, "ORDER BY experiment, scenario_id, phase",
