@@ -20,7 +20,7 @@ from .catalog.zoo import all_models, get_model
 from .errors import GenzError
 from .perf import engine
 from .perf.predict import (
-    build_inputs,
+    engine_inputs,
     operators_frame,  # noqa: F401 - re-exported: it lived here before genz.perf
     predict_frame,
 )
@@ -88,8 +88,8 @@ def _inputs_for(df: pl.DataFrame, profiles: ProfileSet):
         raise GenzError(norm.get_column("status")[0].removeprefix("error: "))
     spec = get_model(norm.get_column("_model")[0])
     hw = get_hardware(norm.get_column("_hardware")[0])
-    effs, _, _ = profiles.lookup_rows([hw.id], [hw.id], norm.get_column("_framework_key").to_list())
-    return spec, build_inputs(norm, [hw], np.zeros(1, dtype=int), effs)
+    inp, _, _ = engine_inputs(norm, [hw], np.zeros(1, dtype=int), profiles)
+    return spec, inp
 
 
 def operator_table(df: pl.DataFrame, profiles: ProfileSet | None = None) -> pl.DataFrame:

@@ -26,6 +26,21 @@ def _fail(msg: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _profiles_note(path) -> str:
+    """Which profiles a command used, in words (printed on stderr by every predicting command)."""
+    import os
+
+    from .perf.profiles import PACKAGED, default_profiles
+
+    src = default_profiles(path).source
+    if path:
+        return f"{src} (--profiles)"
+    if os.environ.get("GENZ_PROFILES"):
+        return f"{src} (GENZ_PROFILES)"
+    return f"{src} (shipped snapshot; --profiles PATH or GENZ_PROFILES to use others)" if src == str(
+        PACKAGED.resolve()) else src
+
+
 def write_atomic_csv(df, path: Path) -> None:
     """Write a CSV next to ``path`` and rename it into place (no half-written output)."""
     from .catalog.files import atomic_write
@@ -52,7 +67,7 @@ def read_scenarios(path: Path):
 
 @app.command()
 def predict(
-    input: Path = typer.Argument(..., help="Scenario table (CSV, CONTRACT.md §2)."),
+    input: Path = typer.Argument(..., help="Scenario table (CSV; columns: docs/reference.md §2)."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write IN's columns plus predictions."),
     profiles: Optional[Path] = typer.Option(None, "--profiles", help="Calibration profiles JSON."),
     uncalibrated: bool = typer.Option(False, "--uncalibrated", help="Ignore calibration; use datasheet defaults."),
@@ -107,7 +122,7 @@ def estimate(
                        batch_size=batch, tp=tp, pp=pp, ep=ep, dp=dp, cp=cp, weight_dtype=weight_dtype,
                        act_dtype=act_dtype, kv_dtype=kv_dtype, framework=framework, chunk_size=chunk_size,
                        draft_model=draft_model, spec_tokens=spec_tokens, acceptance_rate=acceptance_rate)
-    report_cli.print_estimate(res, ops=ops, as_json=as_json)
+    report_cli.print_estimate(res, ops=ops, as_json=as_json, profiles=_profiles_note(profiles))
 
 
 @app.command()
@@ -155,8 +170,9 @@ def _measurement_files(paths: list[Path] | None) -> list[Path]:
 def calibrate(
     measurements: Optional[list[Path]] = typer.Argument(None, help="Measurement CSVs or folders "
                                                         "(default: calibration/measurements/)."),
-    output: Path = typer.Option(Path("results/calibration/profiles.json"), "-o", "--output",
-                                help="Profiles JSON to write (atomically)."),
+    output: Path = typer.Option(Path("genz-profiles.json"), "-o", "--output",
+                                help="Profiles JSON to write (atomically); use it with --profiles PATH or "
+                                     "GENZ_PROFILES=PATH. The pipeline's own file is never touched."),
     operators: Optional[Path] = typer.Option(None, "--operators", help="Kernel-timing tables "
                                              "(default: calibration/operators/aiconfigurator if present)."),
     validation: Optional[Path] = typer.Option(None, "--validation", help="Also write out-of-fold predictions "
@@ -229,6 +245,7 @@ def requirements(
     res = search(model, use_case, hw, usecases, default_profiles(profiles), max_devices=max_devices,
                  weight_dtype=weight_dtype, kv_dtype=kv_dtype, framework=framework)
     report_cli.print_requirements(res)
+    typer.echo(f"genz: profiles: {_profiles_note(profiles)}", err=True)
     if output is not None:
         from .calibrate.calibration import write_frame
 

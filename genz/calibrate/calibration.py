@@ -285,8 +285,9 @@ class Calibration:
     summary: dict
 
 
-def _version(paths: list[Path], op_files: list[Path]) -> str:
-    return hashlib.sha256((inputs_hash([*paths, *op_files]) + code_fingerprint()).encode()).hexdigest()[:12]
+def _version(paths: list[Path], priors_hash: str) -> str:
+    """Profile version: content hash of the measurement files, the kernel priors and the code."""
+    return hashlib.sha256((inputs_hash(paths) + priors_hash + code_fingerprint()).encode()).hexdigest()[:12]
 
 
 def operator_priors(operators: str | Path | None) -> tuple[dict[str, dict[str, float]], list[Path]]:
@@ -296,6 +297,42 @@ def operator_priors(operators: str | Path | None) -> tuple[dict[str, dict[str, f
     if not operators or not Path(operators).is_dir():
         return {}, []
     return family_priors(fit_operator_priors(operators)), sorted(Path(operators).rglob("*.parquet"))
+
+
+# ----------------------------------------------------------------------------------------------
+# the calibration path: priors -> fit -> validate -> merge. `genz calibrate` runs all four in one
+# process; the pipeline runs each as its own rule (fit_operator_priors, fit_profiles,
+# validate_calibration, merge_profiles) with the same functions.
+# ----------------------------------------------------------------------------------------------
+
+
+def priors_step(operators: str | Path | None = None, op_priors: dict | None = None) -> tuple[dict, str]:
+    """Kernel-timing priors per family (given, or fitted from the tables under ``operators``) and
+    their content hash (what a profile's version depends on)."""
+    priors = op_priors if op_priors is not None else operator_priors(operators)[0]
+    text = json.dumps(priors, sort_keys=True, default=_jsonable)
+    return priors, hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def validate_step(prep: Prepared, op_priors: dict | None, k: int = 5, workers: int = 2) -> tuple[pl.DataFrame, dict]:
+    """Held-out predictions under both schemes, and the bands (from the by-model scheme) with their
+    widening scale and held-out coverage under each scheme."""
+    val = validate_all(prep, k=k, workers=workers, op_priors=op_priors)
+    by_model = val.filter(pl.col("scheme") == "model")
+    bands = band_table(by_model)
+    scale = fit_band_scale(by_model)
+    info = {"bands": bands, "scale": scale, "coverage_80": cv_coverage(by_model, scale), "folds": k,
+            "coverage_80_source": cv_coverage(val.filter(pl.col("scheme") == "source"), scale),
+            "metrics": sorted(set(val.get_column("metric").to_list()))}
+    return val, info
+
+
+def merge_step(pset: ProfileSet, info: dict) -> ProfileSet:
+    """A fitted profile set with the validation's bands attached."""
+    if not info.get("bands"):
+        return pset
+    val = pl.DataFrame({"metric": info.get("metrics") or []}, schema={"metric": pl.String})
+    return attach_bands(pset, info["bands"], val, float(info.get("scale", 1.0)))
 
 
 def platform_profiles(pset: ProfileSet, platform: str) -> ProfileSet:
@@ -335,36 +372,31 @@ def platform_profiles(pset: ProfileSet, platform: str) -> ProfileSet:
                       version=pset.version)
 
 
-def fit_files(paths: list[str | Path], operators: str | Path | None = None) -> Calibration:
-    """The joint fit of every measurement file (no cross-validation: the pipeline's fit rule)."""
-    return calibrate(paths, do_cv=False, operators=operators)
+def fit_files(paths: list[str | Path], operators: str | Path | None = None,
+              op_priors: dict | None = None) -> Calibration:
+    """The joint fit of every measurement file (no validation: the pipeline's fit rule)."""
+    return calibrate(paths, do_cv=False, operators=operators, op_priors=op_priors)
 
 
 def calibrate(paths: list[str | Path], k: int = 5, workers: int = 2, do_cv: bool = True,
-              operators: str | Path | None = None) -> Calibration:
-    """Fit every platform's profiles from measurement files (and kernel timings under ``operators``),
-    cross-validate by model, attach uncertainty bands."""
+              operators: str | Path | None = None, op_priors: dict | None = None) -> Calibration:
+    """The whole calibration path in one call: kernel priors (``op_priors``, or fitted from the tables
+    under ``operators``), the joint fit, validation by model and by source, and the bands."""
     meas = load_measurement_files(paths)
     prep = prepare(meas.drop("measurement_file"))
-    op_priors, op_files = operator_priors(operators)
-    version = _version([Path(p) for p in paths], op_files)
-    fit = fit_profiles(prep, version=version, op_priors=op_priors)
-    cov_src = float("nan")
+    priors, priors_hash = priors_step(operators, op_priors)
+    version = _version([Path(p) for p in paths], priors_hash)
+    fit = fit_profiles(prep, version=version, op_priors=priors)
     if do_cv:
-        val = validate_all(prep, k=k, workers=workers, op_priors=op_priors)
-        by_model = val.filter(pl.col("scheme") == "model")
-        bands = band_table(by_model)
-        scale = fit_band_scale(by_model)
-        profiles = attach_bands(fit.profiles, bands, by_model, scale)
-        cov = cv_coverage(by_model, scale)
-        cov_src = cv_coverage(val.filter(pl.col("scheme") == "source"), scale)
+        val, info = validate_step(prep, priors, k=k, workers=workers)
+        profiles = merge_step(fit.profiles, info)
     else:
-        val = pl.DataFrame()
-        bands, cov, profiles, scale = {}, float("nan"), fit.profiles, 1.0
-    summary = {"version": version, "inputs_hash": inputs_hash([*paths, *op_files]), "code": code_fingerprint(),
-               "operator_priors": op_priors, "rows": len(prep), "coverage_80": cov,
-               "coverage_80_source": cov_src,
-               "band_scale": scale if do_cv else None, "folds": k, "bands": bands}
+        val, info, profiles = pl.DataFrame(), {}, fit.profiles
+    summary = {"version": version, "inputs_hash": inputs_hash(paths), "priors_hash": priors_hash,
+               "code": code_fingerprint(), "operator_priors": priors, "rows": len(prep),
+               "coverage_80": info.get("coverage_80", float("nan")),
+               "coverage_80_source": info.get("coverage_80_source", float("nan")),
+               "band_scale": info.get("scale"), "folds": k, "bands": info.get("bands", {})}
     return Calibration(profiles=profiles, validation=val, diagnostics=fit.diagnostics, summary=summary)
 
 
@@ -422,19 +454,13 @@ def read_profiles_json(path: str | Path) -> tuple[list[Profile], dict]:
 
 
 def validate_files(paths: list[str | Path], operators: str | Path | None, out_validation: str | Path,
-                   out_bands: str | Path, k: int = 5, workers: int = 2) -> dict:
-    """Cross-validate on measurement files; write the out-of-fold table and the band file."""
+                   out_bands: str | Path, k: int = 5, workers: int = 2, op_priors: dict | None = None) -> dict:
+    """The pipeline's validation rule: held-out predictions and bands (:func:`validate_step`), written."""
     meas = load_measurement_files(paths)
     prep = prepare(meas.drop("measurement_file"))
-    op_priors, op_files = operator_priors(operators)
-    val = validate_all(prep, k=k, workers=workers, op_priors=op_priors)
-    by_model = val.filter(pl.col("scheme") == "model")
-    bands = band_table(by_model)
-    scale = fit_band_scale(by_model)
-    info = {"bands": bands, "scale": scale, "coverage_80": cv_coverage(by_model, scale), "folds": k,
-            "coverage_80_source": cv_coverage(val.filter(pl.col("scheme") == "source"), scale),
-            "metrics": sorted(set(val.get_column("metric").to_list())),
-            "inputs_hash": inputs_hash([*paths, *op_files]), "code": code_fingerprint()}
+    priors, priors_hash = priors_step(operators, op_priors)
+    val, info = validate_step(prep, priors, k=k, workers=workers)
+    info.update(inputs_hash=inputs_hash(paths), priors_hash=priors_hash, code=code_fingerprint())
     write_frame(val, out_validation)
     _write_json(info, out_bands)
     return info
@@ -459,12 +485,8 @@ def merge_profile_files(paths: str | Path | list[str | Path], bands_path: str | 
                 profiles.append(prof)
     pset = ProfileSet(profiles, source=str(out), hardware=list(hardware.values()),
                       stacks=list(base.stacks.values()), version=base.version)
-    info: dict = {}
-    if bands_path and Path(bands_path).exists():
-        info = json.loads(Path(bands_path).read_text())
-        metrics = info.get("metrics") or []
-        val = pl.DataFrame({"metric": metrics}, schema={"metric": pl.String})
-        pset = attach_bands(pset, info["bands"], val, float(info.get("scale", 1.0)))
+    info: dict = json.loads(Path(bands_path).read_text()) if bands_path and Path(bands_path).exists() else {}
+    pset = merge_step(pset, info)
     _write_json({"code": code_fingerprint(), "coverage_80": info.get("coverage_80"),
                  "coverage_80_source": info.get("coverage_80_source"),
                  "band_scale": info.get("scale"), **pset.payload()}, out)

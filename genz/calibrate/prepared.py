@@ -18,8 +18,8 @@ from ..catalog.hardware import get_hardware
 from ..catalog.zoo import get_model
 from ..errors import GenzError
 from ..perf import engine, serving
-from ..perf.efficiency import DEFAULT
-from ..perf.predict import build_inputs
+from ..perf.predict import engine_inputs
+from ..perf.profiles import uncalibrated
 from ..perf.scenarios import normalize
 
 # ----------------------------------------------------------------------------------------------
@@ -137,8 +137,8 @@ def prepare(measurements: pl.DataFrame) -> Prepared:
         rows = norm[idx]
         fw = rows.get_column("_framework_key").to_list()
         hidx = np.array([hw_pos[h] for h in rows.get_column("_hw_id").to_list()], dtype=int)
-        effs = {k: np.full(len(idx), v) for k, v in DEFAULT.as_dict().items()}
-        inp = build_inputs(rows, hw_list, hidx, effs)
+        # the efficiencies are swapped per evaluation: build with the defaults
+        inp, _, _ = engine_inputs(rows, hw_list, hidx, uncalibrated())
         groups.append((get_model(mid), inp, idx, fw))
     src = norm.get_column("source").cast(pl.String).fill_null("").to_list() if "source" in norm.columns \
         else [""] * norm.height

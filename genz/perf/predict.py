@@ -93,6 +93,22 @@ def _hw_arrays(hws: list[Hardware], idx: np.ndarray, rows: pl.DataFrame) -> dict
     return out
 
 
+def engine_inputs(rows: pl.DataFrame, hws: list[Hardware], hw_idx: np.ndarray, profiles: ProfileSet,
+                  stacks=None) -> tuple[Inputs, np.ndarray, np.ndarray]:
+    """The one prepare-rows step every caller uses: normalized rows of one model, on resolved hardware
+    (``hws[hw_idx[i]]`` for row ``i``) → engine :class:`Inputs` with each row's efficiencies.
+
+    The efficiencies come from ``profiles`` by hardware id and serving stack (``stacks``, default
+    the rows' framework keys: validation passes the stack each measured row ran). Returns the
+    inputs, the calibration label and the profile index of each row.
+    """
+    ids = np.array([h.id for h in hws], dtype=object)[hw_idx]
+    if stacks is None:
+        stacks = rows.get_column("_framework_key").to_numpy()
+    effs, labels, idx = profiles.lookup_rows(ids, ids, stacks)
+    return build_inputs(rows, hws, hw_idx, effs), labels, idx
+
+
 def build_inputs(rows: pl.DataFrame, hws: list[Hardware], hw_idx: np.ndarray,
                  effs: dict[str, np.ndarray]) -> Inputs:
     """Inputs arrays for normalized rows (all valid)."""
@@ -245,10 +261,7 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
             continue
         rows = norm[sel]
         hw_idx = rows.get_column("_hardware").replace_strict(hw_pos, return_dtype=pl.Int64).to_numpy()
-        hw_ids = np.array([h.id for h in hws], dtype=object)[hw_idx]
-        effs, prof_label, prof_idx = profiles.lookup_rows(hw_ids, hw_ids,
-                                                         rows.get_column("_framework_key").to_numpy())
-        inp = build_inputs(rows, hws, hw_idx, effs)
+        inp, prof_label, prof_idx = engine_inputs(rows, hws, hw_idx, profiles)
         needs_batch = rows.get_column("_batch_size").is_null().to_numpy()
         metric_here = metric_col[sel]
         est = _estimate_with_drafts(spec, inp, rows, status, sel)
@@ -403,9 +416,7 @@ def operators_frame(df: pl.DataFrame, profiles: ProfileSet | None = None,
         rows, hidx = rows.filter(pl.Series(fine)), hidx[fine]
         if rows.height == 0:
             continue
-        ids = np.array([h.id for h in hws], dtype=object)[hidx]
-        effs, _, _ = profiles.lookup_rows(ids, ids, rows.get_column("_framework_key").to_numpy())
-        inp = build_inputs(rows, hws, hidx, effs)
+        inp, _, _ = engine_inputs(rows, hws, hidx, profiles)
         est = engine.estimate(spec, inp, want_ops=True)
         base = rows.select(list(keys))
         for phase, res in (("prefill", est.prefill), ("decode", est.decode)):
@@ -430,4 +441,4 @@ def operators_frame(df: pl.DataFrame, profiles: ProfileSet | None = None,
     return pl.concat(frames, how="vertical")
 
 
-__all__ = ["predict_frame", "predict_one", "build_inputs", "operators_frame", "Estimate", "Efficiency", "DEFAULT"]
+__all__ = ["predict_frame", "predict_one", "build_inputs", "engine_inputs", "operators_frame", "Estimate", "Efficiency", "DEFAULT"]

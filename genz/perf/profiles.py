@@ -14,9 +14,9 @@ typed by hand. It holds two halves that :func:`genz.perf.efficiency.compose` joi
 Lookup for hardware ``H`` and framework ``F``: ``H``'s hardware factors (or the defaults, labelled
 ``prior``) composed with stack ``F`` if it was fitted, else its base framework's, else the reference.
 
-Where profiles come from (first that exists): an explicit path, ``$GENZ_PROFILES``,
-``results/calibration/profiles.json`` under the working directory (written by the pipeline), the
-snapshot shipped in ``genz/data/calibration/profiles.json``.
+Where profiles come from: an explicit path (``--profiles PATH``), else ``$GENZ_PROFILES``, else the
+snapshot shipped in ``genz/data/calibration/profiles.json``. Never the working directory: the same
+command gives the same numbers from any folder (the pipeline passes its own profiles explicitly).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from ..errors import GenzError
 from .efficiency import DEFAULT, DEFAULT_STACK, HARDWARE_FACTORS, Efficiency, StackFactors, compose
 
 PACKAGED = DATA_DIR / "calibration" / "profiles.json"
-PIPELINE = Path("results") / "calibration" / "profiles.json"
 
 #: band (multiplicative, 80 % central interval of measured/predicted) for uncalibrated predictions
 UNCALIBRATED_BAND = (0.5, 2.0)
@@ -342,13 +341,19 @@ def _cached(path: str, mtime: float) -> ProfileSet:
 
 
 def default_profiles(path: str | os.PathLike | None = None) -> ProfileSet:
-    """The profiles a prediction uses when none are given (see module docstring)."""
-    candidates = [path, os.environ.get("GENZ_PROFILES"), PIPELINE, PACKAGED]
-    for c in candidates:
-        if c and Path(c).is_file():
+    """The profiles a prediction uses: ``path``, else ``$GENZ_PROFILES``, else the shipped snapshot.
+
+    A named file (argument or environment variable) that does not exist is an error, never a silent
+    fallback; ``.source`` of the result says which file was used.
+    """
+    env = os.environ.get("GENZ_PROFILES") or None
+    for c, what in ((path, "--profiles"), (env, "GENZ_PROFILES")):
+        if c:
+            if not Path(c).is_file():
+                raise GenzError(f"profiles: {what} names {c}, which is not a file")
             return _cached(str(Path(c).resolve()), Path(c).stat().st_mtime)
-        if c is path and path is not None:
-            raise GenzError(f"profiles: file not found: {path}")
+    if PACKAGED.is_file():
+        return _cached(str(PACKAGED.resolve()), PACKAGED.stat().st_mtime)
     return ProfileSet([])
 
 

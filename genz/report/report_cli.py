@@ -54,11 +54,13 @@ def print_table(df: pl.DataFrame, csv: bool = False, title: str = "", columns: l
     _console().print(t)
 
 
-def print_estimate(res, ops: bool = False, as_json: bool = False) -> None:
-    """Summary of one scenario; with ``ops`` the per-operator table of both phases."""
+def print_estimate(res, ops: bool = False, as_json: bool = False, profiles: str | None = None) -> None:
+    """Summary of one scenario; with ``ops`` the per-operator table of both phases. ``profiles``
+    names the calibration file the numbers came from (printed with them)."""
     m = res.metrics
     if as_json:
-        payload = {"scenario": res.scenario, "metrics": {k: v for k, v in m.items() if k not in res.scenario}}
+        payload = {"scenario": res.scenario, "metrics": {k: v for k, v in m.items() if k not in res.scenario},
+                   "profiles": profiles}
         if ops:
             payload["operators"] = res.operators.to_dicts()
         print(json.dumps(payload, indent=2, default=str))
@@ -75,9 +77,9 @@ def print_estimate(res, ops: bool = False, as_json: bool = False) -> None:
     t.add_column("value", justify="right")
     t.add_column("note")
     rows = [
-        ("TTFT", f"{m['ttft_ms']:.2f} ms", f"prefill bound: {m['prefill_bottleneck']}"),
-        ("TPOT", f"{m['tpot_ms']:.3f} ms", f"decode bound: {m['decode_bottleneck']}"),
-        ("e2e latency", f"{m['e2e_latency_ms']:.1f} ms", ""),
+        ("TTFT", f"{m['ttft_ms']:.2f} ms", f"prefill bound: {m['prefill_bottleneck']}" + _band(m, "ttft_ms", "ms")),
+        ("TPOT", f"{m['tpot_ms']:.3f} ms", f"decode bound: {m['decode_bottleneck']}" + _band(m, "tpot_ms", "ms")),
+        ("e2e latency", f"{m['e2e_latency_ms']:.1f} ms", _band(m, "e2e_latency_ms", "ms").removeprefix("; ")),
         ("throughput", f"{m['throughput_tok_s']:,.1f} tok/s", f"{m['throughput_tok_s_per_device']:,.1f} per device"),
         ("max-load throughput", _fmt(m.get("max_throughput_tok_s")) + " tok/s",
          f"batch {_fmt(m.get('max_throughput_batch'))}"),
@@ -94,6 +96,8 @@ def print_estimate(res, ops: bool = False, as_json: bool = False) -> None:
     for r in rows:
         t.add_row(*r)
     con.print(t)
+    if profiles:
+        con.print(f"profiles: {profiles}")
     if ops:
         opt = Table(title="per-operator breakdown (per device; decode = mean step)")
         for c, j in (("phase", "left"), ("layers", "left"), ("operator", "left"), ("kind", "left"), ("count", "right"),
@@ -105,6 +109,14 @@ def print_estimate(res, ops: bool = False, as_json: bool = False) -> None:
                         f"{r['gflops_per_step']:.3g}", f"{r['gbytes_per_step']:.3g}", f"{r['time_per_step_ms']:.4f}",
                         f"{100 * r['share']:.1f}%", r["bound"])
         con.print(opt)
+
+
+def _band(m: dict, metric: str, unit: str) -> str:
+    """'; 80 % band lo-hi unit' for a metric whose band the prediction carries, else ''."""
+    lo, hi = m.get(f"{metric}_low"), m.get(f"{metric}_high")
+    if lo is None or hi is None or lo != lo or hi != hi:
+        return ""
+    return f"; 80 % band {lo:.3g}–{hi:.3g} {unit}"
 
 
 def calibration_note(label: str, hardware: str) -> str:

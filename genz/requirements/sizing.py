@@ -29,7 +29,7 @@ from ..catalog.usecases import load_usecases
 from ..catalog.zoo import get_model
 from ..errors import GenzError
 from ..perf import engine
-from ..perf.predict import build_inputs, predict_frame
+from ..perf.predict import engine_inputs, predict_frame
 from ..perf.profiles import ProfileSet, default_profiles
 from ..perf.scenarios import normalize
 
@@ -126,9 +126,7 @@ def platform_requirements(rows: pl.DataFrame, profiles: ProfileSet | None = None
         hws = [get_hardware(h) for h in sub.get_column("_hardware").unique().sort().to_list()]
         pos = {h: i for i, h in enumerate(sub.get_column("_hardware").unique().sort().to_list())}
         hidx = sub.get_column("_hardware").replace_strict(pos, return_dtype=pl.Int64).to_numpy()
-        ids = np.array([h.id for h in hws], dtype=object)[hidx]
-        effs, _, _ = profiles.lookup_rows(ids, ids, sub.get_column("_framework_key").to_numpy())
-        inp = build_inputs(sub, hws, hidx, effs)
+        inp, _, _ = engine_inputs(sub, hws, hidx, profiles)
         slo = tuple(sub.get_column(c).cast(pl.Float64).fill_null(float("nan")).to_numpy() if c in sub.columns
                     else np.full(sub.height, np.nan) for c in ("slo_ttft_ms", "slo_tpot_ms", "slo_e2e_ms"))
         base_ok = meets_slo(engine.estimate(spec, inp), *slo)

@@ -135,3 +135,28 @@ def test_predict_on_the_measurement_set(tmp_path, all_measurements):
     assert (fixed.get_column("status") == "ok").all(), fixed.filter(pl.col("status") != "ok").head()
     pred = fixed.get_column("predicted").cast(pl.Float64)
     assert (pred > 0).all()
+
+
+def test_estimate_gives_the_same_numbers_from_any_directory(tmp_path):
+    """The CLI never picks up a profiles file from the working directory: a stale pipeline output under
+    ./results/calibration/ changes nothing; only --profiles or GENZ_PROFILES do, and it says which."""
+    import json
+
+    from tests.conftest import ROOT
+
+    args = ("estimate", "-m", "meta-llama/Llama-3.1-8B", "-H", "H100-SXM-80GB", "-b", "8", "--json")
+    # a decoy where the pipeline writes its profiles, with every factor at a silly value
+    decoy = tmp_path / "results" / "calibration" / "profiles.json"
+    decoy.parent.mkdir(parents=True)
+    data = json.loads((ROOT / "genz" / "data" / "calibration" / "profiles.json").read_text())
+    for p in data["profiles"]:
+        p["factors"]["memory"] = 0.05
+    decoy.write_text(json.dumps(data))
+    outs = [json.loads(run(*args, cwd=cwd).stdout) for cwd in (ROOT, tmp_path, tmp_path / "results")]
+    metrics = [{k: o["metrics"][k] for k in ("ttft_ms", "tpot_ms", "e2e_latency_ms", "calibration")} for o in outs]
+    assert metrics[0] == metrics[1] == metrics[2]
+    assert outs[0]["profiles"].startswith(str(ROOT / "genz" / "data" / "calibration" / "profiles.json"))
+    # an explicit file is used, and named
+    p = run(*args, "--profiles", str(decoy), cwd=tmp_path)
+    other = json.loads(p.stdout)
+    assert other["metrics"]["tpot_ms"] != metrics[0]["tpot_ms"] and "(--profiles)" in other["profiles"]
