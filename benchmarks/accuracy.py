@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from genz.calibrate import calibration as cal
+from genz.calibrate.stats import geomean_rel_err_expr
 from genz.perf.predict import predict_frame
 from genz.perf.profiles import uncalibrated
 
@@ -31,7 +32,7 @@ def main() -> None:
     out = predict_frame(meas, uncalibrated())
     ok = out.filter(pl.col("status") == "ok").with_columns(
         err=((pl.col("predicted") - pl.col("value").cast(pl.Float64)).abs() / pl.col("value").cast(pl.Float64)))
-    gm = (pl.col("err") + 1e-9).log().mean().exp()
+    gm = geomean_rel_err_expr("err")
     print(f"uncalibrated: {ok.height} of {out.height} rows predicted; geomean relative error "
           f"{ok.select(gm).item():.3f} (fixed-batch {ok.filter(pl.col('metric') != 'max_throughput_tok_s').select(gm).item():.3f})")
     print(ok.group_by("metric").agg(rows=pl.len(), geomean_rel_err=gm).sort("metric"))
@@ -48,7 +49,7 @@ def main() -> None:
         print(f"by {name}:")
         print(df)
     v = res.validation.filter(pl.col("rel_err").is_finite())
-    gm = (pl.col("rel_err") + 1e-9).log().mean().exp()
+    gm = geomean_rel_err_expr("rel_err")
     med = pl.col("log_ratio").median().exp()
 
     def one(scheme, expr, where=True):

@@ -37,6 +37,7 @@ from ..perf.efficiency import DEFAULT
 from ..perf.profiles import Profile, ProfileSet, load_profiles
 from .measurements import load_measurement_files
 from .prepared import Prepared, evaluate, prepare
+from .stats import geomean_rel_err_expr
 
 BAND_MIN_ROWS = 20  # fewest out-of-fold residuals for a band of its own
 BAND_Q = (0.10, 0.90)  # 80 % central band
@@ -417,7 +418,7 @@ def error_table(val: pl.DataFrame, by: list[str]) -> pl.DataFrame:
     """Geometric-mean relative error (and row count, median ratio) of out-of-fold predictions."""
     v = val.filter(pl.col("rel_err").is_finite())
     return (v.group_by(by).agg(rows=pl.len(),
-                               geomean_rel_err=(pl.col("rel_err") + 1e-9).log().mean().exp(),
+                               geomean_rel_err=geomean_rel_err_expr("rel_err"),
                                median_meas_over_pred=pl.col("log_ratio").median().exp())
             .sort(by))
 

@@ -53,6 +53,7 @@ from ..perf.efficiency import (
 )
 from ..perf.profiles import HardwareEntry, Profile, ProfileSet, StackEntry
 from .prepared import _as_time, _log_err, evaluate
+from .stats import geomean_from_log_ratio
 
 #: family-level parameters (the die's factors plus the family mean of the memory-system factor)
 FAM_K = FAMILY_FACTORS + ("memory",)
@@ -371,7 +372,7 @@ def fit_joint(prep, stack: np.ndarray, op_priors: dict | None = None, max_nfev: 
         nfev += nf2
         ident, sens = identification(lay, jac_data(x))
     r = data_resid(x) * DATA_SIGMA
-    info = {"n_rows": n, "geomean_abs_err": float(np.exp(np.mean(np.log(np.abs(np.expm1(r)) + 1e-12)))),
+    info = {"n_rows": n, "geomean_abs_err": geomean_from_log_ratio(r),
             "median_log_err": float(np.median(r)), "nfev": nfev, "parameters": p,
             "identified": int(free.sum())}
     return JointFit(layout=lay, x=x, identified=ident, sensitive=sens, free=free, info=info)

@@ -13,7 +13,9 @@ For a model × use case (request shape + SLO) × platform:
    what the platform has binds first.
 
 Monotonicity the search relies on (and tests check): more of a resource never makes a scenario
-slower, so "meets the SLO" flips once along each axis.
+slower, so "meets the SLO" flips once along each axis. "Meets the SLO" is the one rule of
+:mod:`genz.requirements.slo`: decided at its confidence (the upper end of each metric's 80 % band
+within the bound), with the point-estimate answer reported beside it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ..catalog.zoo import get_model
 from ..errors import GenzError
 from ..perf import engine
 from ..perf.predict import engine_inputs, predict_frame
+from . import slo as slo_rule
 from ..perf.profiles import ProfileSet, default_profiles
 from ..perf.scenarios import normalize
 
@@ -56,13 +59,11 @@ class Slo:
     e2e_ms: float | None = None
 
 
-def meets_slo(est: engine.Estimate, slo_ttft, slo_tpot, slo_e2e) -> np.ndarray:
-    """Rows that fit and meet every given bound (NaN bound = none)."""
-    ok = est.extra["fits"].copy()
-    for val, bound in ((est.ttft_s * 1e3, slo_ttft), (est.tpot_s * 1e3, slo_tpot), (est.e2e_s * 1e3, slo_e2e)):
-        b = np.asarray(bound, dtype=float)
-        ok &= np.where(np.isnan(b), True, val <= b)
-    return ok
+def meets_slo(est: engine.Estimate, slo_ttft, slo_tpot, slo_e2e, highs: tuple | None = None) -> np.ndarray:
+    """Rows that fit and meet every given bound (NaN bound = none), decided as :mod:`.slo` says
+    (at its confidence, with the rows' band upper multipliers ``highs`` for TTFT, TPOT, e2e)."""
+    return slo_rule.meets_slo((est.ttft_s * 1e3, est.tpot_s * 1e3, est.e2e_s * 1e3), (slo_ttft, slo_tpot, slo_e2e),
+                              highs, fits=est.extra["fits"])
 
 
 def _scaled(inp: engine.Inputs, resource: str, k: np.ndarray) -> engine.Inputs:
@@ -73,7 +74,7 @@ def _scaled(inp: engine.Inputs, resource: str, k: np.ndarray) -> engine.Inputs:
 
 
 def bisect_requirement(spec, inp: engine.Inputs, slo: tuple, resource: str, lo: float = 1 / 256,
-                       hi: float = 256.0, iters: int = 22) -> tuple[np.ndarray, np.ndarray]:
+                       hi: float = 256.0, iters: int = 22, highs: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Scale factor of ``resource`` at the SLO boundary, per row, and a status per row.
 
     For capacities and bandwidths: the smallest factor that meets the SLO (more is better).
@@ -85,7 +86,7 @@ def bisect_requirement(spec, inp: engine.Inputs, slo: tuple, resource: str, lo: 
     latency = resource == "interconnect_latency"
 
     def ok(k):
-        return meets_slo(engine.estimate(spec, _scaled(inp, resource, k)), *slo)
+        return meets_slo(engine.estimate(spec, _scaled(inp, resource, k)), *slo, highs=highs)
 
     good_end = np.full(n, lo if latency else hi)
     bad_end = np.full(n, hi if latency else lo)
@@ -126,12 +127,15 @@ def platform_requirements(rows: pl.DataFrame, profiles: ProfileSet | None = None
         hws = [get_hardware(h) for h in sub.get_column("_hardware").unique().sort().to_list()]
         pos = {h: i for i, h in enumerate(sub.get_column("_hardware").unique().sort().to_list())}
         hidx = sub.get_column("_hardware").replace_strict(pos, return_dtype=pl.Int64).to_numpy()
-        inp, _, _ = engine_inputs(sub, hws, hidx, profiles)
+        inp, _, prof_idx = engine_inputs(sub, hws, hidx, profiles)
         slo = tuple(sub.get_column(c).cast(pl.Float64).fill_null(float("nan")).to_numpy() if c in sub.columns
                     else np.full(sub.height, np.nan) for c in ("slo_ttft_ms", "slo_tpot_ms", "slo_e2e_ms"))
-        base_ok = meets_slo(engine.estimate(spec, inp), *slo)
+        # the band's upper multiplier of each bounded metric: the SLO is judged at its confidence
+        highs = tuple(profiles.band_rows(prof_idx, np.full(len(sel), m, dtype=object), inp, spec)[1]
+                      for m, _ in slo_rule.BOUNDS)
+        base_ok = meets_slo(engine.estimate(spec, inp), *slo, highs=highs)
         for r in resources:
-            k, status = bisect_requirement(spec, inp, slo, r)
+            k, status = bisect_requirement(spec, inp, slo, r, highs=highs)
             avail = getattr(inp, REPORTED[r])
             unit_div = RESOURCES[r][2]
             req = k * avail
@@ -211,12 +215,7 @@ def deployment_search(models: list[str], use_cases: dict[str, dict], hardware: l
                                              slo_tpot_ms=pl.lit(slo.get("tpot_ms"), dtype=pl.Float64),
                                              slo_e2e_ms=pl.lit(slo.get("e2e_ms"), dtype=pl.Float64)))
     cand = pl.concat(frames, how="diagonal_relaxed")
-    pred = predict_frame(cand, profiles)
-    pred = pred.with_columns(
-        meets_slo=(pl.col("status") == "ok")
-        & (pl.col("slo_ttft_ms").is_null() | (pl.col("ttft_ms") <= pl.col("slo_ttft_ms")))
-        & (pl.col("slo_tpot_ms").is_null() | (pl.col("tpot_ms") <= pl.col("slo_tpot_ms")))
-        & (pl.col("slo_e2e_ms").is_null() | (pl.col("e2e_latency_ms") <= pl.col("slo_e2e_ms"))),
+    pred = slo_rule.slo_columns(predict_frame(cand, profiles)).with_columns(
         devices=pl.col("tp").cast(pl.Int64) * pl.col("pp").cast(pl.Int64),
     )
     keys = ["model", "use_case", "hardware"]
