@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from .catalog.hardware import all_hardware, get_hardware
+from .catalog.units import GB, GFLOP, MS, TFLOPS
 from .catalog.zoo import all_models, get_model
 from .errors import GenzError
 from .perf import engine
@@ -111,11 +112,11 @@ def operator_table(df: pl.DataFrame, profiles: ProfileSet | None = None) -> pl.D
             rows.append({
                 "phase": phase, "layer_group": d.get("group", "model"), "operator": d["name"], "kind": d["kind"],
                 "layers": float(d["count"]),
-                "gflops": float(np.asarray(d["flops"])[0]) / 1e9, "gbytes": float(np.asarray(d["bytes"])[0]) / 1e9,
-                "net_gbytes": float(np.broadcast_to(d["net_bytes"], (1,))[0]) / 1e9,
-                "gflops_per_step": float(np.asarray(d["flops"])[0]) / 1e9 / steps,
-                "gbytes_per_step": float(np.asarray(d["bytes"])[0]) / 1e9 / steps,
-                "time_ms": t * 1e3, "time_per_step_ms": t * 1e3 / steps,
+                "gflops": float(np.asarray(d["flops"])[0]) / GFLOP, "gbytes": float(np.asarray(d["bytes"])[0]) / GB,
+                "net_gbytes": float(np.broadcast_to(d["net_bytes"], (1,))[0]) / GB,
+                "gflops_per_step": float(np.asarray(d["flops"])[0]) / GFLOP / steps,
+                "gbytes_per_step": float(np.asarray(d["bytes"])[0]) / GB / steps,
+                "time_ms": t / MS, "time_per_step_ms": t / MS / steps,
                 "bound": str(np.asarray(d["bound"]).reshape(-1)[0]), "share": t / total,
             })
     return pl.DataFrame(rows)
@@ -142,11 +143,11 @@ def hardware_table() -> pl.DataFrame:
         pf = h.peak_flops
         rows.append({
             "hardware": h.id, "vendor": h.vendor, "peak_tflops_bf16": h.peak_tflops_bf16,
-            "peak_tflops_fp8": pf.get("fp8", float("nan")) / 1e12 if "fp8" in pf else None,
-            "peak_tflops_fp4": pf.get("fp4", float("nan")) / 1e12 if "fp4" in pf else None,
-            "hbm_gb": h.hbm_bytes / 1e9, "hbm_gb_per_s": h.hbm_bw / 1e9,
-            "scale_up_gb_per_s": h.scaleup_bw / 1e9, "scale_up_domain": h.scaleup_domain,
-            "scale_out_gb_per_s": h.scaleout_bw / 1e9, "tdp_w": h.tdp_w,
+            "peak_tflops_fp8": pf.get("fp8", float("nan")) / TFLOPS if "fp8" in pf else None,
+            "peak_tflops_fp4": pf.get("fp4", float("nan")) / TFLOPS if "fp4" in pf else None,
+            "hbm_gb": h.hbm_bytes / GB, "hbm_gb_per_s": h.hbm_bw / GB,
+            "scale_up_gb_per_s": h.scaleup_bw / GB, "scale_up_domain": h.scaleup_domain,
+            "scale_out_gb_per_s": h.scaleout_bw / GB, "tdp_w": h.tdp_w,
             "usd_per_hour": h.usd_per_hour or None, "name": h.name,
         })
     return pl.DataFrame(rows)

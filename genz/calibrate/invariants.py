@@ -81,6 +81,7 @@ import yaml
 
 from ..catalog import dtypes
 from ..catalog.hardware import Hardware, all_hardware, get_hardware
+from ..catalog.units import GB, TFLOPS
 from ..catalog.zoo import get_model
 from ..perf.predict import predict_frame
 from ..perf.profiles import PACKAGED, ProfileSet, default_profiles, load_profiles
@@ -311,7 +312,7 @@ def tensor_parallel() -> list[Pair]:
                 for fw in FRAMEWORKS:
                     r = scenario(model, h.id, input_tokens=1024, output_tokens=256, batch_size=1, tp=k, framework=fw)
                     left = _with(r, tp=2 * k)
-                    desc = f"batch-1 decode, {spec.params_active / k / 1e9:.0f} B active params per device: TP{2 * k} no slower than TP{k}"
+                    desc = f"batch-1 decode, {spec.params_active / k / GB:.0f} B active params per device: TP{2 * k} no slower than TP{k}"
                     out += _claims("tensor_parallel", desc, left, r, ("tpot_ms",), TOL_DISCRETE)
     return out
 
@@ -542,14 +543,14 @@ def _variant_yaml(preset: str, variant: str) -> dict:
     d = copy.deepcopy(h.raw)
     what, f = VARIANTS[variant]
     if what == "hbm_bw":
-        d.setdefault("memory", {})["hbm_gb_per_s"] = h.hbm_bw / 1e9 * f
+        d.setdefault("memory", {})["hbm_gb_per_s"] = h.hbm_bw / GB * f
     elif what == "hbm_gb":
-        d.setdefault("memory", {})["hbm_gb"] = h.hbm_bytes / 1e9 * f
+        d.setdefault("memory", {})["hbm_gb"] = h.hbm_bytes / GB * f
     elif what == "compute":
-        d["compute_tflops"] = {k: v / 1e12 * f for k, v in h.peak_flops.items()}
-        d["vector_tflops_fp32"] = h.vector_flops / 1e12 * f
+        d["compute_tflops"] = {k: v / TFLOPS * f for k, v in h.peak_flops.items()}
+        d["vector_tflops_fp32"] = h.vector_flops / TFLOPS * f
     elif what == "scale_up_bw":
-        d.setdefault("scale_up", {})["gb_per_s"] = h.scaleup_bw / 1e9 * f
+        d.setdefault("scale_up", {})["gb_per_s"] = h.scaleup_bw / GB * f
     return d
 
 

@@ -15,6 +15,7 @@ import polars as pl
 
 from ..catalog.frameworks import frameworks
 from ..catalog.hardware import get_hardware
+from ..catalog.units import MS
 from ..catalog.zoo import get_model
 from ..errors import GenzError
 from ..perf import engine, serving
@@ -169,7 +170,7 @@ def evaluate(prep: Prepared, effs: dict[str, np.ndarray]) -> np.ndarray:
             val = np.select(
                 [m == "ttft_ms", m == "tpot_ms", m == "e2e_latency_ms", m == "throughput_tok_s",
                  m == "throughput_tok_s_per_device"],
-                [est.ttft_s * 1e3, est.tpot_s * 1e3, est.e2e_s * 1e3, est.throughput_tok_s,
+                [est.ttft_s / MS, est.tpot_s / MS, est.e2e_s / MS, est.throughput_tok_s,
                  est.throughput_tok_s_per_device], default=np.nan)
             out[idx[fixed]] = val
         if mt.any():

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import GenzError, suggest
 from .files import DATA_DIR, load_yaml
+from .units import MB, TFLOPS, US
 
 HARDWARE_DIR = DATA_DIR / "hardware"
 
@@ -55,7 +56,7 @@ class Hardware:
     @property
     def peak_tflops_bf16(self) -> float:
         """Dense 16-bit matrix TFLOP/s (bf16, else fp16)."""
-        return self.peak_flops.get("bf16", self.peak_flops.get("fp16", 0.0)) / 1e12
+        return self.peak_flops.get("bf16", self.peak_flops.get("fp16", 0.0)) / TFLOPS
 
 
 def _num(d: dict, key: str, where: str, default: float | None = None, positive: bool = True) -> float:
@@ -89,7 +90,7 @@ def from_dict(d: dict, origin: str = "hardware") -> Hardware:
             raise GenzError(f"{where}.compute_tflops.{k}: unknown dtype; allowed: {', '.join(COMPUTE_KEYS)}")
         if v is None:
             continue
-        peak[key] = _num(ct, k, f"{where}.compute_tflops") * 1e12
+        peak[key] = _num(ct, k, f"{where}.compute_tflops") * TFLOPS
     if not any(k in peak for k in ("bf16", "fp16", "fp32")):
         raise GenzError(f"{where}.compute_tflops: needs at least one of bf16, fp16, fp32")
     mem = d.get("memory") or {}
@@ -99,7 +100,7 @@ def from_dict(d: dict, origin: str = "hardware") -> Hardware:
     power = d.get("power") or {}
     cost = d.get("cost") or {}
     vec = d.get("vector_tflops_fp32")
-    vector = float(vec) * 1e12 if vec else peak.get("fp32", peak.get("bf16", 0) / 8)
+    vector = float(vec) * TFLOPS if vec else peak.get("fp32", peak.get("bf16", 0) / 8)
     return Hardware(
         id=hid,
         name=str(d.get("name", hid)),
@@ -109,12 +110,12 @@ def from_dict(d: dict, origin: str = "hardware") -> Hardware:
         vector_flops=vector,
         hbm_bytes=_num(mem, "hbm_gb", f"{where}.memory") * 1e9,
         hbm_bw=_num(mem, "hbm_gb_per_s", f"{where}.memory") * 1e9,
-        sram_bytes=_num(mem, "sram_mb", f"{where}.memory", default=0, positive=False) * 1e6,
+        sram_bytes=_num(mem, "sram_mb", f"{where}.memory", default=0, positive=False) * MB,
         scaleup_bw=_num(up, "gb_per_s", f"{where}.scale_up", default=32) * 1e9,
-        scaleup_latency=_num(up, "latency_us", f"{where}.scale_up", default=2.0) * 1e-6,
+        scaleup_latency=_num(up, "latency_us", f"{where}.scale_up", default=2.0) * US,
         scaleup_domain=int(_num(up, "domain_size", f"{where}.scale_up", default=8)),
         scaleout_bw=_num(out, "gb_per_s", f"{where}.scale_out", default=25) * 1e9,
-        scaleout_latency=_num(out, "latency_us", f"{where}.scale_out", default=5.0) * 1e-6,
+        scaleout_latency=_num(out, "latency_us", f"{where}.scale_out", default=5.0) * US,
         host_bw=_num(host, "link_gb_per_s", f"{where}.host", default=32) * 1e9,
         host_bytes=_num(host, "memory_gb", f"{where}.host", default=1024) * 1e9,
         tdp_w=_num(power, "tdp_w", f"{where}.power", default=700),

@@ -12,5 +12,6 @@ KiB = 1024.0
 MiB = 1024.0**2
 GiB = 1024.0**3
 TFLOPS = 1e12  # FLOP/s
+GFLOP = 1e9  # FLOPs
 US = 1e-6  # seconds
 MS = 1e-3  # seconds

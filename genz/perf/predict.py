@@ -16,14 +16,13 @@ import polars as pl
 from ..catalog import dtypes
 from ..catalog.hardware import Hardware, get_hardware
 from ..catalog.modelspec import ModelSpec
+from ..catalog.units import GB, GFLOP, MS
 from ..catalog.zoo import get_model
 from ..errors import GenzError
 from .efficiency import DEFAULT, Efficiency
 from .engine import Estimate, Inputs
 from .profiles import ProfileSet, default_profiles
 from .scenarios import METRICS, normalize
-
-GB = 1e9
 
 
 def _resolve(norm: pl.DataFrame) -> tuple[dict, dict, pl.Series]:
@@ -289,15 +288,15 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         bad_here = ~good
         status[sel[bad_here]] = st_here[bad_here]
         ok[sel[bad_here]] = False
-        out["ttft_ms"][sel] = np.where(good | is_mt, est.ttft_s * 1e3, np.nan)
-        out["tpot_ms"][sel] = est.tpot_s * 1e3
-        out["e2e_latency_ms"][sel] = est.e2e_s * 1e3
+        out["ttft_ms"][sel] = np.where(good | is_mt, est.ttft_s / MS, np.nan)
+        out["tpot_ms"][sel] = est.tpot_s / MS
+        out["e2e_latency_ms"][sel] = est.e2e_s / MS
         out["throughput_tok_s"][sel] = est.throughput_tok_s
         out["throughput_tok_s_per_device"][sel] = est.throughput_tok_s_per_device
         out["max_throughput_tok_s"][sel] = np.where(mt_ok, mt["throughput"], np.nan)
         extra_f["max_throughput_batch"][sel] = mt["batch"]
-        extra_f["max_throughput_ttft_ms"][sel] = mt["ttft_s"] * 1e3
-        extra_f["max_throughput_tpot_ms"][sel] = mt["tpot_s"] * 1e3
+        extra_f["max_throughput_ttft_ms"][sel] = mt["ttft_s"] / MS
+        extra_f["max_throughput_tpot_ms"][sel] = mt["tpot_s"] / MS
         extra_f["memory_per_device_gb"][sel] = mem.total / GB
         extra_f["weights_per_device_gb"][sel] = mem.weights / GB
         extra_f["kv_cache_per_device_gb"][sel] = mem.kv / GB
@@ -307,10 +306,10 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         extra_f["prefill_flops"][sel] = est.extra["prefill_flops"]
         extra_f["decode_flops"][sel] = est.extra["decode_flops"]
         for ph, r in (("prefill", est.prefill), ("decode", est.decode)):
-            extra_f[f"{ph}_compute_ms"][sel] = r.t_compute * 1e3
-            extra_f[f"{ph}_memory_ms"][sel] = r.t_memory * 1e3
-            extra_f[f"{ph}_network_ms"][sel] = r.t_network * 1e3
-            extra_f[f"{ph}_overhead_ms"][sel] = r.t_overhead * 1e3
+            extra_f[f"{ph}_compute_ms"][sel] = r.t_compute / MS
+            extra_f[f"{ph}_memory_ms"][sel] = r.t_memory / MS
+            extra_f[f"{ph}_network_ms"][sel] = r.t_network / MS
+            extra_f[f"{ph}_overhead_ms"][sel] = r.t_overhead / MS
         energy, cost = serving.energy_cost(inp, est, [hws[j] for j in range(len(hws))], hw_idx,
                                            rows.get_column("_usd_per_device_hour").to_numpy())
         extra_f["energy_j_per_token"][sel] = energy
@@ -426,10 +425,10 @@ def operators_frame(df: pl.DataFrame, profiles: ProfileSet | None = None,
                     phase=pl.lit(phase), layer_group=pl.lit(d.get("group", "model")), operator=pl.lit(d["name"]),
                     kind=pl.lit(d["kind"]),
                     layers=pl.lit(float(d["count"])),
-                    gflops=pl.Series(np.broadcast_to(np.asarray(d["flops"], dtype=float), (n,)) / 1e9),
-                    gbytes=pl.Series(np.broadcast_to(np.asarray(d["bytes"], dtype=float), (n,)) / 1e9),
-                    net_gbytes=pl.Series(np.broadcast_to(np.asarray(d["net_bytes"], dtype=float), (n,)) / 1e9),
-                    time_ms=pl.Series(np.broadcast_to(np.asarray(d["time"], dtype=float), (n,)) * 1e3),
+                    gflops=pl.Series(np.broadcast_to(np.asarray(d["flops"], dtype=float), (n,)) / GFLOP),
+                    gbytes=pl.Series(np.broadcast_to(np.asarray(d["bytes"], dtype=float), (n,)) / GB),
+                    net_gbytes=pl.Series(np.broadcast_to(np.asarray(d["net_bytes"], dtype=float), (n,)) / GB),
+                    time_ms=pl.Series(np.broadcast_to(np.asarray(d["time"], dtype=float), (n,)) / MS),
                     bound=pl.Series(np.broadcast_to(np.asarray(d["bound"]), (n,)).astype(str)),
                 ))
     if not frames:

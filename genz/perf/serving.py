@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..catalog.frameworks import framework_arrays
+from ..catalog.units import GB
 from ..errors import GenzError
 from .engine import Estimate, Inputs, activation_bytes, kv_bytes_per_request, mixed_iteration, weight_bytes_per_device
 
@@ -93,8 +94,8 @@ def max_throughput(spec, inp: Inputs, fw_keys) -> dict[str, np.ndarray]:
     ttft = np.where(chunk > 0, np.ceil(L / room), 1.0) * it.time
     status = np.full(n, "ok", dtype=object)
     for i in np.nonzero(~ok)[0]:
-        status[i] = (f"does_not_fit: weights {weights[i] / 1e9:.1f} GB leave no KV room for one request of "
-                     f"{int(L[i] + O[i])} tokens ({per_req[i] / 1e9:.2f} GB) on {cap[i] / 1e9:.0f} GB")
+        status[i] = (f"does_not_fit: weights {weights[i] / GB:.1f} GB leave no KV room for one request of "
+                     f"{int(L[i] + O[i])} tokens ({per_req[i] / GB:.2f} GB) on {cap[i] / GB:.0f} GB")
     del user_batch
     return {"throughput": np.where(ok, thr, np.nan), "batch": np.where(ok, N * work.dp, np.nan),
             "ttft_s": ttft, "tpot_s": it.time, "status": status.astype(object), "iteration": it}

@@ -27,22 +27,23 @@ import numpy as np
 import polars as pl
 
 from ..catalog.hardware import get_hardware
+from ..catalog.units import MS, TFLOPS, US
 from ..catalog.usecases import load_usecases
 from ..catalog.zoo import get_model
 from ..errors import GenzError
 from ..perf import engine
 from ..perf.predict import engine_inputs, predict_frame
-from . import slo as slo_rule
 from ..perf.profiles import ProfileSet, default_profiles
 from ..perf.scenarios import normalize
+from . import slo as slo_rule
 
 #: resource -> (engine input arrays it scales, unit of the reported value, divisor for that unit)
 RESOURCES: dict[str, tuple[tuple[str, ...], str, float]] = {
-    "compute": (("peak_matrix", "peak_attn", "peak_16", "peak_vector"), "TFLOP/s (at compute dtype)", 1e12),
+    "compute": (("peak_matrix", "peak_attn", "peak_16", "peak_vector"), "TFLOP/s (at compute dtype)", TFLOPS),
     "memory_bandwidth": (("hbm_bw",), "GB/s", 1e9),
     "memory_capacity": (("hbm_bytes",), "GB", 1e9),
     "interconnect_bandwidth": (("up_bw", "out_bw"), "GB/s (scale-up, per direction)", 1e9),
-    "interconnect_latency": (("up_lat", "out_lat"), "us (scale-up)", 1e-6),
+    "interconnect_latency": (("up_lat", "out_lat"), "us (scale-up)", US),
 }
 #: the array whose value is reported as "available" for each resource
 REPORTED = {"compute": "peak_matrix", "memory_bandwidth": "hbm_bw", "memory_capacity": "hbm_bytes",
@@ -62,7 +63,7 @@ class Slo:
 def meets_slo(est: engine.Estimate, slo_ttft, slo_tpot, slo_e2e, highs: tuple | None = None) -> np.ndarray:
     """Rows that fit and meet every given bound (NaN bound = none), decided as :mod:`.slo` says
     (at its confidence, with the rows' band upper multipliers ``highs`` for TTFT, TPOT, e2e)."""
-    return slo_rule.meets_slo((est.ttft_s * 1e3, est.tpot_s * 1e3, est.e2e_s * 1e3), (slo_ttft, slo_tpot, slo_e2e),
+    return slo_rule.meets_slo((est.ttft_s / MS, est.tpot_s / MS, est.e2e_s / MS), (slo_ttft, slo_tpot, slo_e2e),
                               highs, fits=est.extra["fits"])
 
 
