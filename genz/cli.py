@@ -41,11 +41,31 @@ def _profiles_note(path) -> str:
         PACKAGED.resolve()) else src
 
 
+#: output formats by file extension
+WRITERS = {".csv": "write_csv", ".parquet": "write_parquet", ".json": "write_json"}
+
+
+def check_output(path: Path) -> Path:
+    """An output path a user gave: a regular file (or a new name) with a known extension; a
+    directory, device, FIFO or symlink target is an error, never replaced."""
+    path = Path(path)
+    if str(path).strip() in ("", "."):
+        raise GenzError("output: empty path; give a file name ending in .csv, .parquet or .json")
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        what = "a directory" if path.is_dir() else "a symlink" if path.is_symlink() else "not a regular file"
+        raise GenzError(f"output: {path} is {what}; give a regular file name ending in .csv, .parquet or .json")
+    if path.suffix.lower() not in WRITERS:
+        raise GenzError(f"output: {path}: unknown extension '{path.suffix}'; allowed: {', '.join(WRITERS)}")
+    return path
+
+
 def write_atomic_csv(df, path: Path) -> None:
-    """Write a CSV next to ``path`` and rename it into place (no half-written output)."""
+    """Write ``df`` to ``path`` in the format its extension names (csv, parquet, json), written aside and
+    renamed into place (no half-written output; mode follows the umask)."""
     from .catalog.files import atomic_write
 
-    atomic_write(path, df.write_csv)
+    path = check_output(path)
+    atomic_write(path, getattr(df, WRITERS[path.suffix.lower()]))
 
 
 def read_scenarios(path: Path):
@@ -78,14 +98,21 @@ def predict(
     from .perf.profiles import default_profiles
     from .perf.profiles import uncalibrated as uncal
 
+    from .perf.predict import RENAMED_PREFIX
+
+    check_output(output)
     df = read_scenarios(input)
     prof = uncal() if uncalibrated else default_profiles(profiles)
     out = predict_frame(df, prof)
     write_atomic_csv(out, output)
     if not quiet:
         ok = int((out.get_column("status") == "ok").sum())
-        typer.echo(f"genz: {out.height} rows, {ok} ok, {out.height - ok} with a status; profiles: {prof.source}; "
-                   f"wrote {output}", err=True)
+        kept = [c for c in out.columns if c.startswith(RENAMED_PREFIX) and c not in df.columns]
+        note = f"; your columns {', '.join(c.removeprefix(RENAMED_PREFIX) for c in kept)} kept as " \
+               f"{', '.join(kept)}" if kept else ""
+        typer.echo(f"genz: {out.height} rows, {ok} ok, {out.height - ok} with a status; profiles: "
+                   f"{_profiles_note(None if uncalibrated else profiles) if not uncalibrated else 'none (--uncalibrated)'}"
+                   f"; wrote {output}{note}", err=True)
 
 
 @app.command()
@@ -252,6 +279,39 @@ def requirements(
         write_frame(res["deployments"], output)
         if res["requirements"].height:
             write_frame(res["requirements"], output.with_name(output.stem + ".requirements" + output.suffix))
+
+
+@app.command()
+def sql(
+    query: Optional[str] = typer.Argument(None, help="SQL to run; without it, statements are read from standard "
+                                          "input, one per line or separated by ';'."),
+    db: Path = typer.Option(Path("results/warehouse.duckdb"), "--db", help="Warehouse to open (read-only)."),
+    csv: bool = typer.Option(False, "--csv", help="Print CSV instead of a table."),
+) -> None:
+    """Query the warehouse (read-only DuckDB): the SQL shell the install provides."""
+    import sys
+
+    import duckdb
+
+    from .report import report_cli
+
+    if not db.is_file():
+        raise GenzError(f"sql: {db}: no warehouse here; run `snakemake --cores 32 reports/all` or give --db PATH")
+    text = query if query is not None else sys.stdin.read()
+    statements = [q.strip() for q in text.split(";") if q.strip()]
+    if not statements:
+        raise GenzError("sql: no statement given")
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        for q in statements:
+            try:
+                rel = con.sql(q)
+            except duckdb.Error as exc:
+                raise GenzError(f"sql: {str(exc).splitlines()[0]}") from None
+            if rel is not None:
+                report_cli.print_table(rel.pl(), csv=csv)
+    finally:
+        con.close()
 
 
 def main(argv: list[str] | None = None) -> int:

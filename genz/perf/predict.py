@@ -183,6 +183,22 @@ def _splice(base, sub, idx) -> None:
             base.extra[k][idx] = v
 
 
+#: prefix under which an input column survives when a prediction column has its name
+RENAMED_PREFIX = "input_"
+
+
+def keep_user_columns(df: pl.DataFrame, added) -> pl.DataFrame:
+    """``df`` with every column whose name is in ``added`` renamed ``input_<name>`` (one-line error if
+    that name is taken too)."""
+    clash = [c for c in df.columns if c in added]
+    ren = {c: RENAMED_PREFIX + c for c in clash}
+    taken = [r for r in ren.values() if r in df.columns]
+    if taken:
+        raise GenzError(f"columns {', '.join(clash)}: a prediction column takes these names and "
+                        f"{', '.join(taken)} exist too; rename them in the input")
+    return df.rename(ren) if ren else df
+
+
 def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
                   keep_work: bool = False) -> pl.DataFrame:
     """Predict every row of a scenario table.
@@ -190,7 +206,9 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
     Adds ``ttft_ms, tpot_ms, e2e_latency_ms, throughput_tok_s, throughput_tok_s_per_device,
     max_throughput_tok_s`` (or, when a ``metric`` column is present, ``predicted`` for that
     metric), ``predicted_low``/``predicted_high`` (calibrated band), ``bottleneck``,
-    ``status`` and ``calibration``, plus memory columns. Input columns pass through.
+    ``status`` and ``calibration``, plus memory columns. Input columns pass through; an input
+    column whose name a prediction column takes (a user's own ``status`` or ``ttft_ms``) is kept
+    as ``input_<name>`` (:data:`RENAMED_PREFIX`), never overwritten.
     """
     from . import serving  # local import: serving builds on this module
 
@@ -353,6 +371,9 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         ser = pl.Series(name, arr)
         return pl.when(okser & (ser != "")).then(ser).otherwise(None).alias(name)
 
+    added = {*cols, "status", "calibration", "profile", *extra_f, "bottleneck", "prefill_bottleneck",
+             "decode_bottleneck"}
+    df = keep_user_columns(df, added)
     result = df.with_columns(
         **{k: pl.Series(k, v, dtype=pl.Float64) for k, v in cols.items()},
         status=pl.Series("status", status.tolist(), dtype=pl.String),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -160,3 +161,26 @@ def test_estimate_gives_the_same_numbers_from_any_directory(tmp_path):
     p = run(*args, "--profiles", str(decoy), cwd=tmp_path)
     other = json.loads(p.stdout)
     assert other["metrics"]["tpot_ms"] != metrics[0]["tpot_ms"] and "(--profiles)" in other["profiles"]
+
+
+def test_predict_writes_by_extension_keeps_user_columns_and_refuses_special_targets(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("model,hardware,input_tokens,output_tokens,status,ttft_ms\n"
+                   "meta-llama/Llama-3.1-8B,H100-SXM-80GB,512,64,mine,1.0\n")
+    old = os.umask(0o022)
+    try:
+        for ext, read in ((".csv", pl.read_csv), (".parquet", pl.read_parquet), (".json", pl.read_json)):
+            out = tmp_path / f"out{ext}"
+            p = run("predict", str(src), "-o", str(out))
+            assert p.returncode == 0, p.stderr
+            df = read(out)
+            assert df.get_column("status").to_list() == ["ok"]
+            assert [str(v) for v in df.get_column("input_status").to_list()] == ["mine"]
+            assert "kept as input_status, input_ttft_ms" in p.stderr
+            assert (out.stat().st_mode & 0o777) == 0o644  # the umask, not 0600
+    finally:
+        os.umask(old)
+    for target, needle in ((tmp_path, "is a directory"), (tmp_path / "x.xlsx", "unknown extension"),
+                           (Path("/dev/null"), "is not a regular file")):
+        assert_one_line_error(run("predict", str(src), "-o", str(target)), needle)
+    assert Path("/dev/null").is_char_device()
