@@ -24,6 +24,7 @@ import json
 import math
 import multiprocessing
 import sys
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -270,7 +271,7 @@ def fit_band_scale(val: pl.DataFrame, target: float = BAND_Q[1] - BAND_Q[0]) -> 
 # ----------------------------------------------------------------------------------------------
 
 
-def inputs_hash(paths: list[str | Path]) -> str:
+def inputs_hash(paths: Sequence[str | Path]) -> str:
     h = hashlib.sha256()
     for p in sorted(Path(x) for x in paths):
         h.update(p.name.encode())
@@ -373,13 +374,13 @@ def platform_profiles(pset: ProfileSet, platform: str) -> ProfileSet:
                       version=pset.version)
 
 
-def fit_files(paths: list[str | Path], operators: str | Path | None = None,
+def fit_files(paths: Sequence[str | Path], operators: str | Path | None = None,
               op_priors: dict | None = None) -> Calibration:
     """The joint fit of every measurement file (no validation: the pipeline's fit rule)."""
     return calibrate(paths, do_cv=False, operators=operators, op_priors=op_priors)
 
 
-def calibrate(paths: list[str | Path], k: int = 5, workers: int = 2, do_cv: bool = True,
+def calibrate(paths: Sequence[str | Path], k: int = 5, workers: int = 2, do_cv: bool = True,
               operators: str | Path | None = None, op_priors: dict | None = None) -> Calibration:
     """The whole calibration path in one call: kernel priors (``op_priors``, or fitted from the tables
     under ``operators``), the joint fit, validation by model and by source, and the bands."""
@@ -454,7 +455,7 @@ def read_profiles_json(path: str | Path) -> tuple[list[Profile], dict]:
     return [Profile.from_json(e, str(path)) for e in data.get("profiles", [])], data
 
 
-def validate_files(paths: list[str | Path], operators: str | Path | None, out_validation: str | Path,
+def validate_files(paths: Sequence[str | Path], operators: str | Path | None, out_validation: str | Path,
                    out_bands: str | Path, k: int = 5, workers: int = 2, op_priors: dict | None = None) -> dict:
     """The pipeline's validation rule: held-out predictions and bands (:func:`validate_step`), written."""
     meas = load_measurement_files(paths)

@@ -253,7 +253,7 @@ def platform_dominance() -> list[Pair]:
                                      framework=fw)
                         left = _with(r, hardware=better.id)
                         desc = f"{better.id} >= {worse.id} on every spec: no slower"
-                        metrics = ("ttft_ms", "tpot_ms", "e2e_latency_ms", "throughput_tok_s")
+                        metrics: tuple[str, ...] = ("ttft_ms", "tpot_ms", "e2e_latency_ms", "throughput_tok_s")
                         if k == len(DOMINANCE_WORKLOADS) - 1:
                             metrics += ("max_throughput_tok_s",)
                         out += _claims("platform_dominance", desc, left, r, metrics, TOL_DISCRETE,
@@ -576,7 +576,7 @@ def _profiles(profiles) -> ProfileSet:
 def predict_scenarios(scenarios: list[tuple], profiles=None) -> pl.DataFrame:
     """Predict distinct scenarios in ONE :func:`genz.predict` call; row ``i`` is ``scenarios[i]``."""
     cols = sorted({k for sc in scenarios for k, _ in sc})
-    data = {c: [None] * len(scenarios) for c in cols}
+    data: dict[str, list[str | None]] = {c: [None] * len(scenarios) for c in cols}
     for i, sc in enumerate(scenarios):
         for k, v in sc:
             data[k][i] = None if v is None else str(v)
@@ -631,9 +631,9 @@ def check(profiles=None, families: list[str] | None = None, grid: list[Pair] | N
         elif p.when == "right_one_wave":
             cond[i] = one_wave[ri[i]]
     skipped = ~rok | (need_both & ~lok) | ~cond
-    ok = np.where(skipped, None, np.where(lok, holds, False))
+    ok = np.where(skipped, np.array(None, dtype=object), np.where(lok, holds, False))
     note = np.full(len(grid), "", dtype=object)
-    for i in np.nonzero(skipped | ~lok)[0]:
+    for i in np.nonzero(skipped | ~lok)[0].tolist():
         if not rok[i]:
             note[i] = f"skipped: right does not run ({status[ri[i]]})"
         elif not lok[i]:

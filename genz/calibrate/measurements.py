@@ -7,6 +7,7 @@ a one-line :class:`~genz.errors.GenzError` naming the file, row and column of th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandera.polars as pa
@@ -112,7 +113,7 @@ def validate_measurements(raw: pl.DataFrame, origin: str = "measurements") -> pl
         raise GenzError(f"{origin}: {str(err).splitlines()[0]}") from None
 
 
-def load_measurement_files(paths: list[str | Path]) -> pl.DataFrame:
+def load_measurement_files(paths: Sequence[str | Path]) -> pl.DataFrame:
     """Read and validate measurement CSVs (sorted by path), concatenated."""
     frames = []
     for p in sorted(Path(x) for x in paths):

@@ -14,7 +14,8 @@ import numpy as np
 import polars as pl
 
 from ..catalog.frameworks import frameworks
-from ..catalog.hardware import get_hardware
+from ..catalog.hardware import Hardware, get_hardware
+from ..catalog.modelspec import ModelSpec
 from ..catalog.units import MS
 from ..catalog.zoo import get_model
 from ..errors import GenzError
@@ -111,8 +112,8 @@ def prepare(measurements: pl.DataFrame) -> Prepared:
     """Normalize measured rows and pre-build engine inputs; rows that cannot be predicted are dropped."""
     norm = normalize(measurements)
     ok = (norm.get_column("status") == "ok").to_numpy()
-    specs: dict[str, object] = {}
-    hws: dict[str, object] = {}
+    specs: dict[str, ModelSpec] = {}
+    hws: dict[str, Hardware] = {}
     for i, (m, h) in enumerate(zip(norm.get_column("_model").to_list(), norm.get_column("_hardware").to_list())):
         if not ok[i]:
             continue

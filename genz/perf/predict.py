@@ -216,9 +216,9 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
     norm = normalize(df)
     n = norm.height
     models, hw_map, res_err = _resolve(norm)
-    st_series = pl.when(pl.Series(res_err).is_not_null() & (norm.get_column("status") == "ok")) \
+    st_expr = pl.when(pl.Series(res_err).is_not_null() & (norm.get_column("status") == "ok")) \
         .then(pl.Series(res_err)).otherwise(norm.get_column("status"))
-    st_series = pl.select(st_series.alias("s")).get_column("s")
+    st_series = pl.select(st_expr.alias("s")).get_column("s")
     ok = (st_series == "ok").to_numpy()
     status = st_series.to_numpy().astype(object)
 
@@ -344,7 +344,7 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         for m in m_lo:
             m_lo[m][sel], m_hi[m][sel] = profiles.band_rows(prof_idx, np.full(len(sel), m, dtype=object), inp, spec)
 
-    cols: dict[str, object] = {}
+    cols: dict[str, np.ndarray] = {}
     if "metric" in df.columns:
         pred = np.full(n, np.nan)
         for m in METRICS:

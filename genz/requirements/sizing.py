@@ -87,7 +87,7 @@ def bisect_requirement(spec, inp: engine.Inputs, slo: tuple, resource: str, lo: 
     latency = resource == "interconnect_latency"
 
     def ok(k):
-        return meets_slo(engine.estimate(spec, _scaled(inp, resource, k)), *slo, highs=highs)
+        return meets_slo(engine.estimate(spec, _scaled(inp, resource, k)), slo[0], slo[1], slo[2], highs=highs)
 
     good_end = np.full(n, lo if latency else hi)
     bad_end = np.full(n, hi if latency else lo)
@@ -134,7 +134,7 @@ def platform_requirements(rows: pl.DataFrame, profiles: ProfileSet | None = None
         # the band's upper multiplier of each bounded metric: the SLO is judged at its confidence
         highs = tuple(profiles.band_rows(prof_idx, np.full(len(sel), m, dtype=object), inp, spec)[1]
                       for m, _ in slo_rule.BOUNDS)
-        base_ok = meets_slo(engine.estimate(spec, inp), *slo, highs=highs)
+        base_ok = meets_slo(engine.estimate(spec, inp), slo[0], slo[1], slo[2], highs=highs)
         for r in resources:
             k, status = bisect_requirement(spec, inp, slo, r, highs=highs)
             avail = getattr(inp, REPORTED[r])
