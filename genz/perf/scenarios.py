@@ -34,6 +34,16 @@ INT_COLUMNS: dict[str, int | None] = {
     "decode_pp": 0,  # disaggregation: PP of the decode pool (default 1 when decode_tp is set)
     "max_num_tokens": 0,  # serving: token budget per iteration (0 = framework default)
 }
+#: largest value each integer column takes (a typo like 1e30 or inf is an error, never a default):
+#: 100 M tokens per request, 1 M devices along any parallel axis, 10 M requests in a batch
+INT_MAX: dict[str, int] = {
+    "input_tokens": 100_000_000, "output_tokens": 100_000_000, "tp": 1_048_576, "pp": 1_048_576,
+    "ep": 1_048_576, "dp": 1_048_576, "cp": 1_048_576, "num_devices": 1_048_576, "batch_size": 10_000_000,
+    "chunk_size": 100_000_000, "spec_tokens": 64, "num_beams": 1024, "decode_tp": 1_048_576,
+    "decode_pp": 1_048_576, "max_num_tokens": 100_000_000,
+}
+#: allowed range of each float column
+FLOAT_RANGE: dict[str, tuple[float, float]] = {"acceptance_rate": (0.0, 1.0), "usd_per_device_hour": (0.0, 1e6)}
 FLOAT_COLUMNS: dict[str, float | None] = {
     "acceptance_rate": None,
     "usd_per_device_hour": None,
@@ -107,8 +117,9 @@ def normalize(df: pl.DataFrame) -> pl.DataFrame:
         if present(col):
             raw = pl.col(col).cast(pl.String)
             unparsable = f.is_null() & raw.is_not_null() & ~raw.str.strip_chars().str.to_lowercase().is_in(_BLANKS)
-            bad = unparsable | (f.is_not_null() & ((f != f.round(0)) | (f < 0)))
-            checks.append((bad, pl.format(f"error: {col} '{{}}' is not a non-negative integer",
+            bad = unparsable | (f.is_not_null() & (~f.is_finite() | (f != f.round(0)) | (f < 0)
+                                                   | (f > INT_MAX[col])))
+            checks.append((bad, pl.format(f"error: {col} '{{}}' is not an integer in [0, {INT_MAX[col]:,}]",
                                           raw.str.strip_chars())))
         else:
             bad = pl.lit(False)
@@ -117,9 +128,13 @@ def normalize(df: pl.DataFrame) -> pl.DataFrame:
     for col in FLOAT_COLUMNS:
         if present(col):
             raw = pl.col(col).cast(pl.String)
+            lo, hi = FLOAT_RANGE[col]
+            x = pl.col("_" + col)
             checks.append((pl.col("_" + col).is_null() & raw.is_not_null()
                            & ~raw.str.strip_chars().str.to_lowercase().is_in(_BLANKS),
                            pl.format(f"error: {col} '{{}}' is not a number", raw.str.strip_chars())))
+            checks.append((x.is_not_null() & (~x.is_finite() | (x < lo) | (x > hi)),
+                           pl.format(f"error: {col} '{{}}' is not in [{lo:g}, {hi:g}]", raw.str.strip_chars())))
     out = out.with_columns(**int_exprs)
 
     # dtypes: canonicalize the distinct values. A blank act follows dtypes.default_act_dtype of the
