@@ -4,7 +4,8 @@ Every page is built from SQL over the warehouse (aggregated there, so pages stay
 rendered by one template; charts are vega-lite specs (altair) drawn by the Vega JavaScript bundle,
 which is inlined into each page, so a page works from ``file://`` with no network. Templates only
 loop and format. The output is deterministic: the same warehouse gives the same bytes, apart from
-the generated-at line.
+the generated-at line. Values reach SQL as bound parameters (``$name``), identifiers through
+:func:`genz.store.sqlgen.quote_ident`.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from pathlib import Path
 import jinja2
 import polars as pl
 
-from ..catalog.files import atomic_write_text
 from .._version import __version__
+from ..catalog.files import atomic_write_text
+from ..store.sqlgen import quote_ident
 from ..store.warehouse import connect
 
 TEMPLATES = Path(__file__).parents[2] / "reports" / "templates"
@@ -95,8 +97,10 @@ def fmt_num(v, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
-def _q(con, sql: str) -> pl.DataFrame:
-    return con.sql(sql).pl()
+def _q(con, sql: str, params: dict | None = None) -> pl.DataFrame:
+    """A query as a polars frame; values are bound from ``params`` (``$name`` placeholders), never
+    formatted into ``sql``."""
+    return con.sql(sql, params=params or None).pl()
 
 
 def table(df: pl.DataFrame, id: str = "", caption: str = "", limit: int = 500) -> Table:
@@ -125,10 +129,12 @@ def vega_bundle() -> str:
     return vlc.javascript_bundle().replace("</script", "<\\/script")
 
 
-def _pick(con, column: str, where: str, preferred: str) -> str:
-    """``preferred`` if the slice has it, else the most frequent value (pages adapt to any run)."""
-    vals = _q(con, f"""SELECT {column} AS v, count(*) AS n FROM v_estimates WHERE {where} AND status = 'ok'
-                      AND {column} IS NOT NULL GROUP BY ALL ORDER BY n DESC, v""")
+def _pick(con, column: str, where: str, params: dict, preferred: str) -> str:
+    """``preferred`` if the slice (``where`` with its bound ``params``) has it, else the most
+    frequent value (pages adapt to any run)."""
+    col = quote_ident(column)
+    vals = _q(con, f"""SELECT {col} AS v, count(*) AS n FROM v_estimates WHERE {where} AND status = 'ok'
+                      AND {col} IS NOT NULL GROUP BY ALL ORDER BY n DESC, v""", params)
     if vals.height == 0:
         return preferred
     return preferred if preferred in vals.get_column("v").to_list() else vals.get_column("v")[0]
@@ -136,6 +142,14 @@ def _pick(con, column: str, where: str, preferred: str) -> str:
 
 def _experiments(con) -> set[str]:
     return set(_q(con, "SELECT DISTINCT experiment FROM scenarios").get_column("experiment").to_list())
+
+
+def _slice(con, experiment: str, otherwise: str = "TRUE") -> tuple[str, dict]:
+    """The rows a page shows: a filter on ``experiment`` (bound as ``$exp``) if the warehouse has
+    that experiment, else the ``otherwise`` filter. Returns (SQL condition, its parameters)."""
+    if experiment in _experiments(con):
+        return "experiment = $exp", {"exp": experiment}
+    return otherwise, {}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -201,17 +215,17 @@ def headline_findings(con) -> pl.DataFrame:
 
 def usecases_page(con) -> Page:
     alt = _alt()
-    exp = "usecase-comparison" if "usecase-comparison" in _experiments(con) else None
-    where = f"experiment = '{exp}'" if exp else "use_case IS NOT NULL"
-    model = _pick(con, "model_id", where, REFERENCE_MODEL)
+    where, params = _slice(con, "usecase-comparison", otherwise="use_case IS NOT NULL")
+    model = _pick(con, "model_id", where, params, REFERENCE_MODEL)
+    params = {**params, "model": model}
     pts = _q(con, f"""
         SELECT use_case, hardware_id AS hardware, tp, batch_size, round(ttft_ms, 3) AS ttft_ms,
                round(batch_size * 1000.0 / tpot_ms / num_devices, 3) AS decode_tok_s_per_device,
                slo_ttft_ms, slo_tpot_ms, meets_slo
         FROM v_slo
-        WHERE {where} AND model_id = '{model}' AND weight_dtype = 'bf16'
+        WHERE {where} AND model_id = $model AND weight_dtype = 'bf16'
               AND coalesce(framework, 'vllm') ILIKE 'vllm%'
-        ORDER BY use_case, hardware, tp, batch_size""")
+        ORDER BY use_case, hardware, tp, batch_size""", params)
     secs = []
     if pts.height:
         base = alt.Chart(pts).encode(
@@ -231,8 +245,8 @@ def usecases_page(con) -> Page:
         bars = _q(con, f"""
             SELECT use_case, hardware_id AS hardware, round(min(ttft_ms), 2) AS ttft_ms,
                    round(min(tpot_ms), 3) AS tpot_ms, round(min(e2e_latency_ms), 1) AS e2e_latency_ms
-            FROM v_slo WHERE {where} AND model_id = '{model}' AND batch_size = 1 AND weight_dtype = 'bf16'
-            GROUP BY ALL ORDER BY use_case, hardware""")
+            FROM v_slo WHERE {where} AND model_id = $model AND batch_size = 1 AND weight_dtype = 'bf16'
+            GROUP BY ALL ORDER BY use_case, hardware""", params)
         long = bars.unpivot(index=["use_case", "hardware"], variable_name="metric", value_name="ms")
         ch2 = alt.Chart(long).mark_bar().encode(
             x=alt.X("hardware:N", title=None), y=alt.Y("ms:Q", title="ms"),
@@ -253,18 +267,17 @@ def usecases_page(con) -> Page:
 
 def models_page(con) -> Page:
     alt = _alt()
-    exp = "model-comparison" if "model-comparison" in _experiments(con) else None
-    where = f"experiment = '{exp}'" if exp else "TRUE"
-    hw = _pick(con, "hardware_id", where, REFERENCE_HW)
-    uc = _pick(con, "use_case", where, "chat")
+    where, wp = _slice(con, "model-comparison")
+    hw = _pick(con, "hardware_id", where, wp, REFERENCE_HW)
+    uc = _pick(con, "use_case", where, wp, "chat")
     thr = _q(con, f"""
         SELECT model_id AS model, batch_size,
                round(max(batch_size * input_tokens * 1000.0 / ttft_ms / num_devices), 2) AS prefill,
                round(max(batch_size * 1000.0 / tpot_ms / num_devices), 2) AS decode
         FROM v_estimates
-        WHERE {where} AND status = 'ok' AND hardware_id = '{hw}' AND weight_dtype = 'bf16'
-              AND use_case = '{uc}'
-        GROUP BY ALL ORDER BY model, batch_size""")
+        WHERE {where} AND status = 'ok' AND hardware_id = $hw AND weight_dtype = 'bf16'
+              AND use_case = $uc
+        GROUP BY ALL ORDER BY model, batch_size""", {**wp, "hw": hw, "uc": uc})
     secs = []
     if thr.height:
         long = thr.unpivot(index=["model", "batch_size"], variable_name="phase", value_name="tok_s_per_device")
@@ -283,12 +296,12 @@ def models_page(con) -> Page:
         FROM v_estimates WHERE {where} AND status LIKE 'does_not_fit%'
               AND (model_id, hardware_id) NOT IN (SELECT model_id, hardware_id FROM v_estimates
                                                   WHERE {where} AND status = 'ok')
-        GROUP BY ALL ORDER BY model, hardware""")
+        GROUP BY ALL ORDER BY model, hardware""", wp)
     partial = _q(con, f"""
         SELECT model_id AS model, hardware_id AS hardware, tp * pp AS devices, weight_dtype,
                round(min(memory_per_device_gb), 1) AS needs_gb_per_device
         FROM v_estimates WHERE {where} AND status LIKE 'does_not_fit%' AND batch_size = 1
-        GROUP BY ALL ORDER BY model, hardware, devices, weight_dtype""")
+        GROUP BY ALL ORDER BY model, hardware, devices, weight_dtype""", wp)
     secs.append(Section("Models that do not fit",
                         "Never fits on the platform in any layout tried, with the memory one device would need:",
                         tables=[table(nofit, id="never-fits"),
@@ -301,25 +314,24 @@ def models_page(con) -> Page:
         SELECT model_id AS model, count(*) AS scenarios, count(*) FILTER (WHERE status = 'ok') AS predicted,
                round(median(tpot_ms) FILTER (WHERE status = 'ok'), 2) AS median_tpot_ms,
                any_value(u.bound) AS usual_decode_bound
-        FROM v_estimates LEFT JOIN usual u USING (model_id) WHERE {where} GROUP BY model_id ORDER BY model""")
+        FROM v_estimates LEFT JOIN usual u USING (model_id) WHERE {where} GROUP BY model_id ORDER BY model""", wp)
     secs.append(Section("Per model", "", tables=[table(sizes, id="models")]))
     return Page("models.html", "Model comparison", "Dense, MoE, MLA, SSM and hybrid models side by side.", secs)
 
 
 def platforms_page(con) -> Page:
     alt = _alt()
-    exp = "platform-comparison" if "platform-comparison" in _experiments(con) else None
-    where = f"experiment = '{exp}'" if exp else "TRUE"
-    model = _pick(con, "model_id", where, REFERENCE_MODEL)
-    uc = _pick(con, "use_case", where, "chat")
+    where, wp = _slice(con, "platform-comparison")
+    model = _pick(con, "model_id", where, wp, REFERENCE_MODEL)
+    uc = _pick(con, "use_case", where, wp, "chat")
     best = _q(con, f"""
-        WITH ok AS (SELECT * FROM v_slo WHERE {where} AND model_id = '{model}' AND use_case = '{uc}'
+        WITH ok AS (SELECT * FROM v_slo WHERE {where} AND model_id = $model AND use_case = $uc
                     AND meets_slo)
         SELECT hardware_id AS hardware, round(max(throughput_tok_s_per_device), 2) AS tok_s_per_device,
                round(max(1e6 / usd_per_million_tokens), 1) AS tokens_per_usd,
                round(max(1.0 / energy_j_per_token), 3) AS tokens_per_joule,
                round(min(usd_per_million_tokens), 3) AS usd_per_million_tokens
-        FROM ok GROUP BY ALL ORDER BY tok_s_per_device DESC, hardware""")
+        FROM ok GROUP BY ALL ORDER BY tok_s_per_device DESC, hardware""", {**wp, "model": model, "uc": uc})
     secs = []
     if best.height:
         long = best.select("hardware", "tok_s_per_device", "tokens_per_usd", "tokens_per_joule").unpivot(
@@ -400,14 +412,14 @@ def requirements_page(con) -> Page:
 
 def bottlenecks_page(con) -> Page:
     alt = _alt()
-    hw_ref = _pick(con, "hardware_id", "TRUE", REFERENCE_HW)
-    split = _q(con, f"""
+    hw_ref = _pick(con, "hardware_id", "TRUE", {}, REFERENCE_HW)
+    split = _q(con, """
         SELECT model_id AS model,
                sum(prefill_compute_ms) AS prefill_compute, sum(prefill_memory_ms) AS prefill_memory,
                sum(prefill_network_ms) AS prefill_network, sum(prefill_overhead_ms) AS prefill_overhead,
                sum(decode_compute_ms) AS decode_compute, sum(decode_memory_ms) AS decode_memory,
                sum(decode_network_ms) AS decode_network, sum(decode_overhead_ms) AS decode_overhead
-        FROM v_estimates WHERE status = 'ok' AND hardware_id = '{hw_ref}' GROUP BY ALL ORDER BY model""")
+        FROM v_estimates WHERE status = 'ok' AND hardware_id = $hw GROUP BY ALL ORDER BY model""", {"hw": hw_ref})
     secs = []
     if split.height:
         long = split.unpivot(index="model", variable_name="k", value_name="ms").with_columns(
@@ -422,14 +434,14 @@ def bottlenecks_page(con) -> Page:
         secs.append(Section("Where the time goes, per phase",
                             f"All predicted scenarios on {hw_ref}, summed: compute-bound operators, "
                             "memory-bound operators, collectives, and framework/launch overhead.", charts=[_vl(ch)]))
-    ops = _q(con, f"""
+    ops = _q(con, """
         SELECT o.phase, o.operator, o.kind, s.model_id AS model,
                round(sum(o.gflops) / nullif(sum(o.gbytes), 0), 4) AS flop_per_byte,
                round(sum(o.gflops) / nullif(sum(o.time_ms), 0), 4) AS tflops_achieved,
                first(o.bound ORDER BY o.time_ms DESC, o.bound) AS bound
         FROM operators o JOIN scenarios s USING (experiment, scenario_id)
-        WHERE s.hardware_id = '{hw_ref}' AND o.kind IN ('gemm', 'attention') AND o.gbytes > 0
-        GROUP BY ALL HAVING sum(o.time_ms) > 0 ORDER BY model, phase, operator""")
+        WHERE s.hardware_id = $hw AND o.kind IN ('gemm', 'attention') AND o.gbytes > 0
+        GROUP BY ALL HAVING sum(o.time_ms) > 0 ORDER BY model, phase, operator""", {"hw": hw_ref})
     if ops.height:
         from ..catalog.hardware import get_hardware
 
@@ -459,19 +471,18 @@ def bottlenecks_page(con) -> Page:
 
 def parallelism_page(con) -> Page:
     alt = _alt()
-    exp = "parallelism-sweep" if "parallelism-sweep" in _experiments(con) else None
-    where = f"experiment = '{exp}'" if exp else "TRUE"
-    uc = _pick(con, "use_case", where, "chat")
-    prec = "fp8" if exp else "bf16"
-    fw = "trt%" if exp else "%"
+    where, wp = _slice(con, "parallelism-sweep")
+    uc = _pick(con, "use_case", where, wp, "chat")
+    prec = "fp8" if wp else "bf16"
+    fw = "trt%" if wp else "%"
     pts = _q(con, f"""
         SELECT model_id AS model, hardware_id AS hardware,
                'tp' || tp || ' pp' || pp || ' ep' || ep || ' dp' || dp || ' cp' || cp AS layout,
                batch_size, round(tpot_ms, 3) AS tpot_ms, round(throughput_tok_s_per_device, 3) AS tok_s_per_device
         FROM v_estimates
-        WHERE {where} AND status = 'ok' AND use_case = '{uc}' AND weight_dtype = '{prec}'
-              AND coalesce(framework, 'trtllm') ILIKE '{fw}'
-        ORDER BY model, hardware, tpot_ms, layout, batch_size""")
+        WHERE {where} AND status = 'ok' AND use_case = $uc AND weight_dtype = $prec
+              AND coalesce(framework, 'trtllm') ILIKE $fw
+        ORDER BY model, hardware, tpot_ms, layout, batch_size""", {**wp, "uc": uc, "prec": prec, "fw": fw})
     secs = []
     if pts.height:
         # Pareto front per model x hardware: lowest TPOT for each throughput level
@@ -511,9 +522,10 @@ def calibration_page(con) -> Page:
                             "Each point is a measured row predicted by a fit that never saw its model "
                             "(5-fold cross-validation grouped by model). Units: ms for latencies, tokens/s for "
                             "throughputs.", charts=[_vl(ch)]))
-    for name, by in (("platform", "platform, framework_key"), ("metric", "metric"),
-                     ("framework", "framework_key"), ("source", "source_group")):
-        t = _q(con, f"""SELECT coalesce(scheme, 'model') AS scheme, {by}, count(*) AS rows,
+    for name, by in (("platform", ("platform", "framework_key")), ("metric", ("metric",)),
+                     ("framework", ("framework_key",)), ("source", ("source_group",))):
+        cols = ", ".join(map(quote_ident, by))
+        t = _q(con, f"""SELECT coalesce(scheme, 'model') AS scheme, {cols}, count(*) AS rows,
                                round(exp(avg(ln(rel_err + 1e-9))), 4) AS geomean_rel_err,
                                round(median(value / predicted_oof), 3) AS median_measured_over_predicted
                         FROM validation WHERE predicted_oof > 0 GROUP BY ALL ORDER BY ALL""")

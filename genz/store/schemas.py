@@ -1,10 +1,19 @@
-"""pandera schemas for every frame the pipeline writes.
+"""pandera schemas for every frame the pipeline writes (and so for every warehouse table it loads).
 
 * :class:`EstimateFrame` — one estimation shard of the pipeline (parquet);
-* :class:`OperatorFrame` — the per-operator rows of a shard's sampled scenarios (parquet).
+* :class:`OperatorFrame` — the per-operator rows of a shard's sampled scenarios (parquet);
+* :class:`ValidationFrame` — measured rows with their held-out predictions
+  (:func:`genz.calibrate.calibration.cross_validate`, ``results/calibration/validation.parquet``);
+* :class:`RequirementFrame` and :class:`DeploymentFrame` — the SLO requirement and deployment
+  searches (:func:`genz.requirements.sizing.search`).
 
-Measured rows (``calibration/measurements/*.csv``) are read and checked by
-:mod:`genz.calibrate.measurements` (:class:`~genz.calibrate.measurements.MeasurementFrame`).
+:class:`PredictionColumns` holds the prediction columns estimates and deployments share (both come
+from :func:`genz.perf.predict.predict_frame`), bands included. Measured rows
+(``calibration/measurements/*.csv``) are read and checked by :mod:`genz.calibrate.measurements`
+(:class:`~genz.calibrate.measurements.MeasurementFrame`).
+
+The field descriptions are the warehouse's data dictionary (:func:`genz.store.warehouse.column_docs`),
+and the fields' types give the DDL of a table with no rows (:func:`genz.store.sqlgen.create_table_sql`).
 
 ``SCHEMA_VERSION`` changes whenever a column is renamed, retyped or changes meaning; the pipeline
 passes it as a rule parameter so every shard regenerates.
@@ -17,13 +26,97 @@ from pathlib import Path
 import pandera.polars as pa
 import polars as pl
 
+from ..calibrate.measurements import MeasurementFrame
 from ..errors import GenzError
 
 SCHEMA_VERSION = "1"
 
+#: the metrics predict_frame gives an 80 % band (``<metric>_low``, ``<metric>_high``)
+BAND_METRICS = ("ttft_ms", "tpot_ms", "e2e_latency_ms", "throughput_tok_s", "throughput_tok_s_per_device",
+                "max_throughput_tok_s")
+BOTTLENECKS = ["compute", "memory", "network", "overhead"]
 
-class EstimateFrame(pa.DataFrameModel):
-    """One row per (experiment, scenario): the scenario's typed columns and its predictions."""
+
+def _band(metric: str, end: str, unit: str = ""):
+    # required=False: the shards of genz.pipeline.steps.estimate_frame do not carry the bands yet (the
+    # warehouse then derives them from the calibration table); deployments do
+    return pa.Field(nullable=True, required=False, description=f"80 % band of {metric}, {end} end{unit}")
+
+
+class PredictionColumns(pa.DataFrameModel):
+    """The prediction columns of a scenario row (:func:`genz.perf.predict.predict_frame`), shared by
+    :class:`EstimateFrame` and :class:`DeploymentFrame`."""
+
+    ttft_ms: pl.Float64 = pa.Field(gt=0, nullable=True, description="time to first token of the batch, ms")
+    tpot_ms: pl.Float64 = pa.Field(gt=0, nullable=True, description="mean decode step, ms")
+    e2e_latency_ms: pl.Float64 = pa.Field(gt=0, nullable=True, description="whole batch, ms")
+    throughput_tok_s: pl.Float64 = pa.Field(gt=0, nullable=True, description="output tokens/s, whole system")
+    throughput_tok_s_per_device: pl.Float64 = pa.Field(gt=0, nullable=True,
+                                                       description="output tokens/s per device")
+    max_throughput_tok_s: pl.Float64 = pa.Field(gt=0, nullable=True, description="max-load output tokens/s")
+    # the calibrated 80 % band of every metric above (nullable: no band where there is no prediction)
+    ttft_ms_low: pl.Float64 = _band("ttft_ms", "lower", ", ms")
+    ttft_ms_high: pl.Float64 = _band("ttft_ms", "upper", ", ms")
+    tpot_ms_low: pl.Float64 = _band("tpot_ms", "lower", ", ms")
+    tpot_ms_high: pl.Float64 = _band("tpot_ms", "upper", ", ms")
+    e2e_latency_ms_low: pl.Float64 = _band("e2e_latency_ms", "lower", ", ms")
+    e2e_latency_ms_high: pl.Float64 = _band("e2e_latency_ms", "upper", ", ms")
+    throughput_tok_s_low: pl.Float64 = _band("throughput_tok_s", "lower")
+    throughput_tok_s_high: pl.Float64 = _band("throughput_tok_s", "upper")
+    throughput_tok_s_per_device_low: pl.Float64 = _band("throughput_tok_s_per_device", "lower")
+    throughput_tok_s_per_device_high: pl.Float64 = _band("throughput_tok_s_per_device", "upper")
+    max_throughput_tok_s_low: pl.Float64 = _band("max_throughput_tok_s", "lower")
+    max_throughput_tok_s_high: pl.Float64 = _band("max_throughput_tok_s", "upper")
+    max_throughput_batch: pl.Float64 = pa.Field(nullable=True,
+                                                description="sequences in flight at max load (KV-limited, "
+                                                            "framework defaults)")
+    max_throughput_tpot_ms: pl.Float64 = pa.Field(nullable=True, description="decode step at max load, ms")
+    bottleneck: str = pa.Field(nullable=True, isin=BOTTLENECKS,
+                               description="what most of the end-to-end time is spent on")
+    prefill_bottleneck: str = pa.Field(nullable=True, description="what most prefill time is spent on: compute, "
+                                                                  "memory, network or overhead")
+    decode_bottleneck: str = pa.Field(nullable=True, description="what most decode time is spent on: compute, "
+                                                                 "memory, network or overhead")
+    status: str = pa.Field(description="ok, or why no prediction was made")
+    memory_per_device_gb: pl.Float64 = pa.Field(ge=0, nullable=True,
+                                                description="HBM used per device: weights + KV + activations, GB")
+    weights_per_device_gb: pl.Float64 = pa.Field(nullable=True, description="weights resident per device (after "
+                                                                            "TP/PP/EP split and offload), GB")
+    kv_cache_per_device_gb: pl.Float64 = pa.Field(nullable=True, description="KV cache of the batch per device at "
+                                                                             "the final context, GB")
+    activations_per_device_gb: pl.Float64 = pa.Field(nullable=True, description="activation workspace per device, GB")
+    max_batch_fit: pl.Float64 = pa.Field(nullable=True, description="most sequences whose KV fits beside weights "
+                                                                    "and workspace (x dp)")
+    concurrency: pl.Float64 = pa.Field(nullable=True, description="sequences resident at once (below batch_size "
+                                                                  "when the batch runs in waves)")
+    prefill_flops: pl.Float64 = pa.Field(nullable=True, description="FLOPs of prefill, whole deployment")
+    decode_flops: pl.Float64 = pa.Field(nullable=True, description="FLOPs of all decode steps, whole deployment")
+    prefill_compute_ms: pl.Float64 = pa.Field(nullable=True, description="prefill time in compute-bound "
+                                                                         "operators, ms")
+    prefill_memory_ms: pl.Float64 = pa.Field(nullable=True, description="prefill time in memory-bound operators, ms")
+    prefill_network_ms: pl.Float64 = pa.Field(nullable=True, description="prefill time in collectives, ms")
+    prefill_overhead_ms: pl.Float64 = pa.Field(nullable=True, description="prefill time in fixed overheads (kernel "
+                                                                          "launch, per-step, per-request), ms")
+    decode_compute_ms: pl.Float64 = pa.Field(nullable=True, description="decode time (all steps) in compute-bound "
+                                                                        "operators, ms")
+    decode_memory_ms: pl.Float64 = pa.Field(nullable=True, description="decode time (all steps) in memory-bound "
+                                                                       "operators, ms")
+    decode_network_ms: pl.Float64 = pa.Field(nullable=True, description="decode time (all steps) in collectives, ms")
+    decode_overhead_ms: pl.Float64 = pa.Field(nullable=True, description="decode time (all steps) in fixed "
+                                                                         "overheads, ms")
+    energy_j_per_token: pl.Float64 = pa.Field(ge=0, nullable=True, description="energy per output token, J")
+    usd_per_million_tokens: pl.Float64 = pa.Field(ge=0, nullable=True,
+                                                  description="device rental cost per million output tokens, USD")
+    calibration: str = pa.Field(nullable=True, description="calibrated / uncalibrated / extrapolated: ...")
+    profile: str = pa.Field(nullable=True, description="id of the calibration profile used")
+
+    class Config:
+        strict = False
+
+
+class EstimateFrame(PredictionColumns):
+    """One row per (experiment, scenario): the scenario's typed columns and its predictions
+    (:class:`PredictionColumns`, bands included)."""
 
     experiment: str = pa.Field(str_matches=r"^[a-z0-9][a-z0-9._-]*$", description="experiment name")
     scenario_id: str = pa.Field(str_matches=r"^[0-9a-f]{16}$", description="stable hash of the scenario columns")
@@ -48,23 +141,6 @@ class EstimateFrame(pa.DataFrameModel):
     slo_ttft_ms: pl.Float64 = pa.Field(gt=0, nullable=True, description="use case's TTFT bound, ms")
     slo_tpot_ms: pl.Float64 = pa.Field(gt=0, nullable=True, description="use case's TPOT bound, ms")
     slo_e2e_ms: pl.Float64 = pa.Field(gt=0, nullable=True, description="use case's end-to-end bound, ms")
-    ttft_ms: pl.Float64 = pa.Field(gt=0, nullable=True, description="time to first token of the batch, ms")
-    tpot_ms: pl.Float64 = pa.Field(gt=0, nullable=True, description="mean decode step, ms")
-    e2e_latency_ms: pl.Float64 = pa.Field(gt=0, nullable=True, description="whole batch, ms")
-    throughput_tok_s: pl.Float64 = pa.Field(gt=0, nullable=True, description="output tokens/s, whole system")
-    throughput_tok_s_per_device: pl.Float64 = pa.Field(gt=0, nullable=True,
-                                                       description="output tokens/s per device")
-    max_throughput_tok_s: pl.Float64 = pa.Field(gt=0, nullable=True, description="max-load output tokens/s")
-    memory_per_device_gb: pl.Float64 = pa.Field(ge=0, nullable=True,
-                                                description="HBM used per device: weights + KV + activations, GB")
-    energy_j_per_token: pl.Float64 = pa.Field(ge=0, nullable=True, description="energy per output token, J")
-    usd_per_million_tokens: pl.Float64 = pa.Field(ge=0, nullable=True,
-                                                  description="device rental cost per million output tokens, USD")
-    bottleneck: str = pa.Field(nullable=True, isin=["compute", "memory", "network", "overhead"],
-                               description="what most of the end-to-end time is spent on")
-    status: str = pa.Field(description="ok, or why no prediction was made")
-    calibration: str = pa.Field(nullable=True, description="calibrated / uncalibrated / extrapolated: ...")
-    profile: str = pa.Field(nullable=True, description="id of the calibration profile used")
     genz_fingerprint: str = pa.Field(description="hash of the genz sources that produced the row")
 
     class Config:
@@ -105,6 +181,107 @@ class OperatorFrame(pa.DataFrameModel):
     class Config:
         strict = False
         unique = ["experiment", "scenario_id", "phase", "layer_group", "operator"]
+
+
+class ValidationFrame(MeasurementFrame):
+    """A measured row (:class:`~genz.calibrate.measurements.MeasurementFrame`) with its held-out
+    prediction, once per validation scheme (:func:`genz.calibrate.calibration.cross_validate`)."""
+
+    platform: str = pa.Field(nullable=True, description="hardware preset id the measurement maps to")
+    framework_key: str = pa.Field(nullable=True, description="serving framework key of the row")
+    stack: str = pa.Field(nullable=True, description=(
+        "serving stack the row ran (its framework, a vendor variant such as vllm-rocm@cdna3, or unstated:<study>); "
+        "the held-out prediction uses it if the fit saw it, else its framework's or the reference stack"))
+    source_group: str = pa.Field(nullable=True, description=(
+        "the study the row comes from (first word of source); the unit held out by scheme 'source'"))
+    model_id: str = pa.Field(nullable=True, description="zoo model id the measurement maps to")
+    scheme: str = pa.Field(nullable=True, description=(
+        "validation scheme: 'model' = 5 folds grouped by model; 'source' = leave one source study out"))
+    fold: pl.Int32 = pa.Field(nullable=True, description="held-out fold within the scheme (a model group, or one "
+                                                         "source study)")
+    predicted_oof: pl.Float64 = pa.Field(nullable=True, description="prediction from profiles fitted without this "
+                                                                    "row's fold, in the metric's unit")
+    profile_oof: str = pa.Field(nullable=True, description="profile used for predicted_oof")
+    log_ratio: pl.Float64 = pa.Field(nullable=True, description="ln(value / predicted_oof)")
+    rel_err: pl.Float64 = pa.Field(nullable=True, description="|value - predicted_oof| / value")
+
+    class Config:
+        strict = False
+
+
+class RequirementFrame(pa.DataFrameModel):
+    """SLO requirement search: per deployment (model x use case x platform) and resource, the least of
+    the resource that still meets the SLO (:func:`genz.requirements.sizing.search`)."""
+
+    resource: str = pa.Field(description="resource scaled alone: compute, memory_bandwidth, memory_capacity, "
+                                         "interconnect_bandwidth or interconnect_latency")
+    unit: str = pa.Field(nullable=True, description="unit of required and available (TFLOP/s, GB/s, GB, GB/s, us)")
+    available: pl.Float64 = pa.Field(nullable=True, description="what one device of the platform has (datasheet "
+                                                                "value, per device), in unit")
+    required: pl.Float64 = pa.Field(nullable=True, description=(
+        "least of the resource that still meets the SLO with everything else as is (latency: the most tolerable), "
+        "in unit; inf (latency: 0) when unattainable"))
+    ratio: pl.Float64 = pa.Field(nullable=True, description="required / available (latency: available / required); "
+                                                            "above 1 the platform falls short")
+    status: str = pa.Field(nullable=True, description=(
+        "ok: bisected boundary; not binding: met even at 1/256 of the resource (latency: 256x); unattainable: not "
+        "met even at 256x (latency: zero)"))
+    meets_slo_as_is: bool = pa.Field(nullable=True, description="whether the deployment meets the SLO on the "
+                                                                "platform as it is")
+    binding: bool = pa.Field(nullable=True, description=(
+        "true for the resource with the highest finite ratio of this model x use case x platform; no row is true "
+        "when every resource is unattainable"))
+    model: str = pa.Field(description="model id of the deployment")
+    use_case: str = pa.Field(description="use case name from experiments/usecases.yaml")
+    hardware: str = pa.Field(description="platform id of the deployment")
+    tp: pl.Int64 = pa.Field(nullable=True, description="tensor-parallel degree of the deployment")
+    pp: pl.Int64 = pa.Field(nullable=True, description="pipeline-parallel degree of the deployment")
+    ep: pl.Int64 = pa.Field(nullable=True, description="expert-parallel degree of the deployment")
+    batch_size: pl.Int64 = pa.Field(nullable=True, description="concurrent sequences of the deployment")
+    meets_slo: bool = pa.Field(nullable=True, description=(
+        "whether the chosen deployment meets the SLO (false: the fastest layout that runs, or the largest layout "
+        "when none fits)"))
+    experiment: str = pa.Field(description="experiment (grid) name that asked for the search")
+
+    class Config:
+        strict = False
+
+
+class DeploymentFrame(PredictionColumns):
+    """Deployment search: per model x use case x platform, the cheapest layout x batch meeting the SLO
+    (else the fastest that runs), with its predictions (:func:`genz.requirements.sizing.search`)."""
+
+    model: str = pa.Field(description="model id of the deployment")
+    hardware: str = pa.Field(description="platform id of the deployment")
+    tp: pl.Int64 = pa.Field(nullable=True, description="tensor-parallel degree of the deployment")
+    pp: pl.Int64 = pa.Field(nullable=True, description="pipeline-parallel degree of the deployment")
+    ep: pl.Int64 = pa.Field(nullable=True, description="expert-parallel degree of the deployment")
+    batch_size: pl.Int64 = pa.Field(nullable=True, description="concurrent sequences of the deployment")
+    input_tokens: pl.Int64 = pa.Field(nullable=True, description="prompt tokens per request (the use case's)")
+    output_tokens: pl.Int64 = pa.Field(nullable=True, description="generated tokens per request (the use case's)")
+    weight_dtype: str = pa.Field(nullable=True, description="weight precision (bf16, fp8, int4, ...)")
+    kv_dtype: str = pa.Field(nullable=True, description="KV-cache precision")
+    framework: str = pa.Field(nullable=True, description="serving stack of the deployment")
+    use_case: str = pa.Field(description="use case name from experiments/usecases.yaml")
+    slo_ttft_ms: pl.Float64 = pa.Field(nullable=True, description="SLO on time to first token, ms (null: none)")
+    slo_tpot_ms: pl.Float64 = pa.Field(nullable=True, description="SLO on time per output token, ms (null: none)")
+    slo_e2e_ms: pl.Float64 = pa.Field(nullable=True, description="SLO on end-to-end latency, ms (null: none)")
+    max_throughput_ttft_ms: pl.Float64 = pa.Field(nullable=True, description=(
+        "TTFT at max load (iteration time x prefill chunks, no queueing), ms"))
+    offloaded_gb: pl.Float64 = pa.Field(nullable=True, description="bytes kept in host memory and streamed per "
+                                                                   "step, GB")
+    tokens_per_step: pl.Float64 = pa.Field(nullable=True, description=(
+        "expected tokens accepted per decode step (1 without speculative decoding)"))
+    meets_slo: bool = pa.Field(nullable=True, description=(
+        "true: the cheapest layout x batch meeting every SLO; false: none does, this is the lowest-TPOT layout that "
+        "runs (or, where none fits, the largest layout at batch 1)"))
+    devices: pl.Int64 = pa.Field(nullable=True, description="devices of the deployment, tp x pp")
+    goodput_tok_s_per_device: pl.Float64 = pa.Field(nullable=True, description=(
+        "highest output tokens/s per device among the candidates meeting the SLO"))
+    experiment: str = pa.Field(description="experiment (grid) name that asked for the search")
+
+    class Config:
+        strict = False
 
 
 def validate_frame(model, df: pl.DataFrame, failures_path: str | Path | None = None) -> pl.DataFrame:

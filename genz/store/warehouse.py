@@ -14,6 +14,10 @@ Loaded tables (one bulk statement each, from the exact file lists the pipeline p
 User-facing views and column comments come from ``genz/store/sql/*.sql``. The file is built under a
 temporary name and renamed over ``results/warehouse.duckdb``, so readers never see a half-built
 warehouse and a failed build keeps the previous one.
+
+Values (file lists, paths) are bound as parameters and identifiers go through
+:func:`genz.store.sqlgen.quote_ident`, so no name or path in the inputs can change a statement. A table
+with no input files is created empty with the columns of its pandera model (:func:`_table_models`).
 """
 
 from __future__ import annotations
@@ -26,14 +30,15 @@ import duckdb
 import polars as pl
 import yaml
 
-from ..catalog.files import DATA_DIR
+from ..catalog.files import DATA_DIR, debug_pause
 from ..errors import GenzError
-from ..catalog.files import debug_pause
+from .sqlgen import create_table_sql, quote_ident, quote_literal
 
-#: descriptions of the columns of tables that no pandera model describes
+#: descriptions of the columns that no pandera model describes (calibration, runs, views, common)
 COLUMNS_FILE = DATA_DIR / "warehouse_columns.yaml"
 
 SQL_DIR = Path(__file__).parent / "sql"
+#: metrics whose band the calibration table holds (``band_<metric>_low``/``_high`` multipliers)
 METRIC_BANDS = ("ttft_ms", "tpot_ms", "e2e_latency_ms", "throughput_tok_s", "max_throughput_tok_s")
 
 #: scenario columns (the rest of an estimate shard is predictions)
@@ -94,17 +99,32 @@ def build(db_path: str | Path, *, estimates: list, operators: list, measurements
     return counts
 
 
+#: a bulk read of the parquet files bound to its one parameter (a list of paths)
+READ_PARQUET = "read_parquet(?, union_by_name = true, hive_partitioning = false)"
+
+
+def _table_models() -> dict:
+    """Warehouse table -> the pandera model of its rows (column types of an empty table, descriptions)."""
+    from ..calibrate.measurements import MeasurementFrame
+    from .schemas import DeploymentFrame, EstimateFrame, OperatorFrame, RequirementFrame, ValidationFrame
+
+    return {"estimates": EstimateFrame, "scenarios": EstimateFrame, "operators": OperatorFrame,
+            "measurements": MeasurementFrame, "validation": ValidationFrame, "requirements": RequirementFrame,
+            "deployments": DeploymentFrame}
+
+
 def _load(con, estimates, operators, measurements, profiles, validation, requirements, deployments, run) -> dict:
     from ..calibrate.measurements import load_measurement_files
 
     if not estimates:
         raise GenzError("warehouse: no estimate shards given")
+    models = _table_models()
     con.execute("SET preserve_insertion_order = true")
     est = _files(estimates)
-    con.execute(f"CREATE TEMP VIEW raw AS SELECT * FROM read_parquet({est!r}, union_by_name = true, hive_partitioning = false)")
-    cols = [r[0] for r in con.execute("DESCRIBE raw").fetchall()]
+    cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {READ_PARQUET}", [est]).fetchall()]
     scen = [c for c in SCENARIO_COLS if c in cols] + sorted(c for c in cols if c.startswith("axis_"))
-    con.execute(f"CREATE TABLE scenarios AS SELECT {', '.join(scen)} FROM raw ORDER BY experiment, scenario_id")
+    con.execute(f"CREATE TABLE scenarios AS SELECT {', '.join(map(quote_ident, scen))} FROM {READ_PARQUET} "
+                "ORDER BY experiment, scenario_id", [est])
     pred = [c for c in cols if c not in scen or c in ("experiment", "scenario_id")]
 
     cal = calibration_frame(profiles)
@@ -113,38 +133,28 @@ def _load(con, estimates, operators, measurements, profiles, validation, require
     con.unregister("cal_df")
     band_cols = []
     for m in METRIC_BANDS:
-        # the shards carry the bands genz.predict computed (one rule for bands); older shards without
-        # them get the profile's band from the calibration table
+        # the shards carry the bands genz.predict computed (one rule for bands); shards without them
+        # get the profile's band from the calibration table
         if m in cols and f"{m}_low" not in cols:
-            band_cols += [f"r.{m} * coalesce(c.band_{m}_low, 0.5) AS {m}_low",
-                          f"r.{m} * coalesce(c.band_{m}_high, 2.0) AS {m}_high"]
+            for end, default in (("low", 0.5), ("high", 2.0)):
+                band_cols.append(f"r.{quote_ident(m)} * coalesce(c.{quote_ident(f'band_{m}_{end}')}, {default}) "
+                                 f"AS {quote_ident(f'{m}_{end}')}")
     con.execute(
-        f"CREATE TABLE estimates AS SELECT {', '.join(['r.' + c for c in pred] + band_cols)} "
-        "FROM raw r LEFT JOIN calibration c ON r.profile = c.profile ORDER BY r.experiment, r.scenario_id"
-    )
-    _parquet_table(con, "operators", operators, "ORDER BY experiment, scenario_id, phase",
-                   "experiment VARCHAR, scenario_id VARCHAR, phase VARCHAR, layer_group VARCHAR, operator VARCHAR, "
-                   "kind VARCHAR, layers DOUBLE, gflops DOUBLE, gbytes DOUBLE, net_gbytes DOUBLE, time_ms DOUBLE, "
-                   "bound VARCHAR")
+        f"CREATE TABLE estimates AS SELECT {', '.join(['r.' + quote_ident(c) for c in pred] + band_cols)} "
+        f"FROM {READ_PARQUET} r LEFT JOIN calibration c ON r.profile = c.profile ORDER BY r.experiment, r.scenario_id",
+        [est])
+    _parquet_table(con, "operators", operators, models["operators"], order=("experiment", "scenario_id", "phase"))
     if measurements:
         meas = load_measurement_files(measurements)
         con.register("meas_df", meas)
         con.execute("CREATE TABLE measurements AS SELECT * FROM meas_df")
         con.unregister("meas_df")
     else:
-        con.execute("CREATE TABLE measurements (model VARCHAR, hardware VARCHAR, metric VARCHAR, value DOUBLE)")
-    if validation and Path(validation).exists():
-        con.execute(f"CREATE TABLE validation AS SELECT * FROM read_parquet('{Path(validation).resolve()}')")
-    else:
-        con.execute("CREATE TABLE validation (model VARCHAR, hardware VARCHAR, metric VARCHAR, value DOUBLE, "
-                    "predicted_oof DOUBLE, rel_err DOUBLE, platform VARCHAR, framework_key VARCHAR, stack VARCHAR, "
-                    "source_group VARCHAR, scheme VARCHAR)")
-    _parquet_table(con, "requirements", requirements, "",
-                   "experiment VARCHAR, model VARCHAR, use_case VARCHAR, hardware VARCHAR, resource VARCHAR, "
-                   "required DOUBLE, available DOUBLE, unit VARCHAR, ratio DOUBLE, status VARCHAR, binding BOOLEAN")
-    _parquet_table(con, "deployments", deployments, "",
-                   "experiment VARCHAR, model VARCHAR, use_case VARCHAR, hardware VARCHAR, meets_slo BOOLEAN, "
-                   "usd_per_million_tokens DOUBLE")
+        con.execute(create_table_sql("measurements", models["measurements"]))
+    _parquet_table(con, "validation", [validation] if validation and Path(validation).exists() else [],
+                   models["validation"])
+    _parquet_table(con, "requirements", requirements, models["requirements"])
+    _parquet_table(con, "deployments", deployments, models["deployments"])
     run_df = pl.DataFrame([{k: (json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for k, v in run.items()}]) \
         if run else pl.DataFrame({"run_id": ["unknown"]})
     con.register("run_df", run_df)
@@ -155,39 +165,34 @@ def _load(con, estimates, operators, measurements, profiles, validation, require
     _comment_columns(con)
     tables = ("scenarios", "estimates", "operators", "measurements", "calibration", "validation", "requirements",
               "deployments", "runs")
-    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in tables}
+    return {t: con.execute(f"SELECT count(*) FROM {quote_ident(t)}").fetchall()[0][0] for t in tables}
 
 
-def _parquet_table(con, name: str, files, order: str, empty_columns: str) -> None:
-    """Table ``name`` from exactly these parquet files (one bulk read), or empty with these columns."""
+def _parquet_table(con, name: str, files, model, order: tuple[str, ...] = ()) -> None:
+    """Table ``name`` from exactly these parquet files (one bulk read, in ``order``), or, with no
+    files, an empty table with the columns of the pandera ``model``."""
     paths = _files(files)
     if paths:
-        con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet({paths!r}, union_by_name = true, "
-                    f"hive_partitioning = false) {order}")
+        order_by = f" ORDER BY {', '.join(map(quote_ident, order))}" if order else ""
+        con.execute(f"CREATE TABLE {quote_ident(name)} AS SELECT * FROM {READ_PARQUET}{order_by}", [paths])
     else:
-        con.execute(f"CREATE TABLE {name} ({empty_columns})")
+        con.execute(create_table_sql(name, model))
 
 
 def column_docs() -> tuple[dict[str, dict[str, str]], dict[str, str]]:
     """The data dictionary: (table -> column -> description, fallback column -> description).
 
-    Tables: the pandera models' field descriptions (estimates, scenarios, operators, measurements)
-    and the sections of ``genz/data/warehouse_columns.yaml``; ``deployments`` starts from the
-    ``estimates`` descriptions and ``validation`` from the ``measurements`` ones. A column a table
-    (or view) does not describe takes the fallback: ``estimates``' description, else the file's
-    ``common`` section, else a same-named column of any other table.
+    Tables: the pandera models' field descriptions (:func:`_table_models`: estimates, scenarios,
+    operators, measurements, validation, requirements, deployments) and the sections of
+    ``genz/data/warehouse_columns.yaml`` (calibration, runs, views). A column a table (or view) does
+    not describe takes the fallback: ``estimates``' description, else the file's ``common`` section,
+    else a same-named column of any other table.
     """
-    from ..calibrate.measurements import MeasurementFrame
-    from .schemas import EstimateFrame, OperatorFrame
-
     extra = yaml.safe_load(COLUMNS_FILE.read_text())
     common = extra.pop("common", {})
     docs: dict[str, dict[str, str]] = {}
-    for table, model in (("estimates", EstimateFrame), ("scenarios", EstimateFrame), ("operators", OperatorFrame),
-                         ("measurements", MeasurementFrame)):
+    for table, model in _table_models().items():
         docs[table] = {n: c.description for n, c in model.to_schema().columns.items() if c.description}
-    docs["deployments"] = dict(docs["estimates"])
-    docs["validation"] = dict(docs["measurements"])
     for table, cols in extra.items():
         docs.setdefault(table, {}).update(cols)
     fallback = {**{c: d for cols in docs.values() for c, d in cols.items()}, **common, **docs["estimates"]}
@@ -201,7 +206,8 @@ def _comment_columns(con) -> None:
                                      "ORDER BY ALL").fetchall():
         d = docs.get(table, {}).get(column) or fallback.get(column)
         if d:
-            con.execute(f"COMMENT ON COLUMN {table}.{column} IS '{d.replace(chr(39), chr(39) * 2)}'")
+            # COMMENT ON cannot take a bound parameter: the description goes in as a quoted literal
+            con.execute(f"COMMENT ON COLUMN {quote_ident(table)}.{quote_ident(column)} IS {quote_literal(d)}")
 
 
 def write_stamp(stamp: str | Path, db_path: str | Path, counts: dict) -> None:
@@ -217,10 +223,11 @@ def connect(db_path: str | Path = "results/warehouse.duckdb"):
     return duckdb.connect(str(p), read_only=True)
 
 
-def query(sql: str, db_path: str | Path = "results/warehouse.duckdb") -> pl.DataFrame:
-    """Run a read-only query and return a polars frame."""
+def query(sql: str, db_path: str | Path = "results/warehouse.duckdb", params=None) -> pl.DataFrame:
+    """Run a read-only query and return a polars frame; values go in ``params`` (bound, not
+    formatted into ``sql``): a list for ``?`` placeholders or a dict for ``$name`` ones."""
     con = connect(db_path)
     try:
-        return con.sql(sql).pl()
+        return con.sql(sql, params=params).pl()
     finally:
         con.close()

@@ -70,18 +70,29 @@ def test_numbers_on_the_page_match_the_warehouse(built):
         assert f"<td>{uc}</td>" in row and f"<td>{model}</td>" in row and f'data-v="{cost}"' in row, (uc, cost, row)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium); .ci/run installs it")
-def test_pages_render_in_headless_chromium(built):
+def _playwright():
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install chromium); .ci/run installs it")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:  # pragma: no cover
         pytest.skip("playwright is not installed (pip install -e '.[test]')")
+    return sync_playwright
+
+
+def _launch(p):
+    return p.chromium.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync", "--disable-quic"])
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium); .ci/run installs it")
+def test_pages_render_in_headless_chromium(built):
+    sync_playwright = _playwright()
     out = built / "reports" / "all"
     problems: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync", "--disable-quic"])
+        browser = _launch(p)
         try:
             for file, _ in reporting.PAGES:
                 page = browser.new_page()
@@ -106,3 +117,88 @@ def test_pages_render_in_headless_chromium(built):
         finally:
             browser.close()
     assert not problems, "\n".join(problems)
+
+
+#: the sort keys of one column of a table, and whether they are in order: numbers (a cell's data-v)
+#: numerically and before text, text in natural order (what a reader expects of the page's sort)
+_COLUMN_KEYS = """([t, col, dir]) => {
+  const table = document.querySelectorAll("table.sortable")[t];
+  const keys = Array.from(table.tBodies[0].rows).map((r) => {
+    const c = r.cells[col], n = c.dataset.v === undefined ? NaN : Number(c.dataset.v);
+    return isNaN(n) ? [1, c.textContent] : [0, n];
+  });
+  const cmp = (a, b) => a[0] !== b[0] ? a[0] - b[0]
+    : a[0] === 0 ? a[1] - b[1] : a[1].localeCompare(b[1], undefined, {numeric: true});
+  const ordered = keys.every((k, i) => i === 0 || dir * cmp(keys[i - 1], k) <= 0);
+  const rows = Array.from(table.tBodies[0].rows).map((r) => r.textContent).sort();
+  return {keys: keys, ordered: ordered, rows: rows};
+}"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium); .ci/run installs it")
+def test_every_table_sorts_in_headless_chromium(built):
+    """Every table on every page: a header click sorts it by that column, a second click reverses it
+    (headers of later tables too: the sort used one index across all the tables of a page)."""
+    sync_playwright = _playwright()
+    out = built / "reports" / "all"
+    problems: list[str] = []
+    tables = 0
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            for file, _ in reporting.PAGES:
+                page = browser.new_page()
+                page.on("console", lambda m, f=file: problems.append(f"{f}: console {m.type}: {m.text}")
+                        if m.type == "error" else None)
+                page.on("pageerror", lambda e, f=file: problems.append(f"{f}: page error: {e}"))
+                page.goto((out / file).as_uri())
+                located = page.locator("table.sortable")
+                for t in range(located.count()):
+                    table = located.nth(t)
+                    name = f"{file} table {t} ({table.get_attribute('id') or 'no id'})"
+                    heads = table.locator("thead th")
+                    numeric = table.locator("tbody tr").first.locator("td").evaluate_all(
+                        "(cs) => cs.map((c) => c.classList.contains('num'))") if table.locator("tbody tr").count() else []
+                    # the first column, and the first numeric one (both kinds of key)
+                    cols = sorted({0, *([numeric.index(True)] if True in numeric else [])})
+                    for col in cols:
+                        before = page.evaluate(_COLUMN_KEYS, [t, col, 1])
+                        heads.nth(col).click()
+                        asc = page.evaluate(_COLUMN_KEYS, [t, col, 1])
+                        heads.nth(col).click()
+                        desc = page.evaluate(_COLUMN_KEYS, [t, col, -1])
+                        if not asc["ordered"]:
+                            problems.append(f"{name}: column {col} not ascending after one click: {asc['keys'][:20]}")
+                        if not desc["ordered"] or desc["keys"] != asc["keys"][::-1]:
+                            problems.append(f"{name}: column {col} not reversed after two clicks: {desc['keys'][:20]}")
+                        if not (before["rows"] == asc["rows"] == desc["rows"]):
+                            problems.append(f"{name}: sorting column {col} changed the rows themselves")
+                    tables += 1
+                page.close()
+        finally:
+            browser.close()
+    assert tables >= len(reporting.PAGES), tables
+    assert not problems, "\n".join(problems)
+
+
+def test_values_with_quotes_reach_the_pages(tmp_path):
+    """Names from the warehouse go into the pages' queries as bound values: a model, use case and
+    experiment with a quote in their name render like any other (they broke the SQL when pasted in)."""
+    import polars as pl
+
+    from genz.perf.profiles import PACKAGED, load_profiles
+    from genz.pipeline.steps import estimate_frame
+    from genz.store import warehouse
+    from tests.unit.test_store import grid_rows
+
+    rows = grid_rows("usecase-comparison", use_case="it's chat")
+    shard = estimate_frame(rows, load_profiles(PACKAGED), "0123456789abcdef")
+    shard = shard.with_columns(model_id=pl.lit("o'model/x"))
+    shard.write_parquet(tmp_path / "e.parquet")
+    db = tmp_path / "w.duckdb"
+    warehouse.build(db, estimates=[tmp_path / "e.parquet"], operators=[], measurements=[], profiles=PACKAGED)
+    pages = {p.name: p.read_text() for p in reporting.render(db, tmp_path / "out")}
+    assert set(pages) == {file for file, _ in reporting.PAGES}
+    assert "o&#39;model/x" in pages["usecases.html"]  # the slice picked the model with the quote
+    assert "it&#39;s chat" in pages["usecases.html"]
+    assert "usecase-comparison" in pages["index.html"]
