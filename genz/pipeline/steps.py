@@ -11,11 +11,13 @@ from pathlib import Path
 
 import polars as pl
 
+from ..catalog.files import atomic_write, code_fingerprint
 from ..catalog.hardware import get_hardware
 from ..catalog.zoo import get_model
 from ..perf.predict import operators_frame, predict_frame
 from ..perf.profiles import ProfileSet, load_profiles
-from ..catalog.files import atomic_write, code_fingerprint
+from ..perf.scenarios import METRICS
+from ..requirements.slo import slo_columns
 from ..store.schemas import SCHEMA_VERSION, EstimateFrame, OperatorFrame, validate_frame
 from . import experiments as X
 
@@ -39,6 +41,10 @@ PREDICTION_COLUMNS = (
     "prefill_compute_ms", "prefill_memory_ms", "prefill_network_ms", "prefill_overhead_ms", "decode_compute_ms",
     "decode_memory_ms", "decode_network_ms", "decode_overhead_ms", "energy_j_per_token", "usd_per_million_tokens",
 )
+
+#: columns of pandera's failure-case table (what a shard's failures files hold)
+FAILURE_CASES = {"failure_case": pl.String, "schema_context": pl.String, "column": pl.String, "check": pl.String,
+                 "check_number": pl.Int32, "index": pl.Int32}
 
 
 def fingerprint() -> str:
@@ -67,6 +73,7 @@ def estimate_frame(rows: pl.DataFrame, profiles: ProfileSet, code: str) -> pl.Da
         *[pl.col(c).cast(pl.Float64) for c in X.SLO_COLUMNS if c in pred.columns],
         *[pl.col(c) for c in pred.columns if c.startswith("axis_")],
         *PREDICTION_COLUMNS,
+        *[f"{m}_{end}" for m in METRICS for end in ("low", "high")],  # predict's bands, stored as computed
         "calibration", "profile",
     )
     for c in ("use_case",):
@@ -75,6 +82,8 @@ def estimate_frame(rows: pl.DataFrame, profiles: ProfileSet, code: str) -> pl.Da
     for c in X.SLO_COLUMNS:
         if c not in out.columns:
             out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(c))
+    # the one SLO rule (genz.requirements.slo), decided here so the warehouse never re-implements it
+    out = slo_columns(out)
     return out.with_columns(genz_fingerprint=pl.lit(code), schema_version=pl.lit(SCHEMA_VERSION))
 
 
@@ -99,19 +108,28 @@ def sample_for_operators(rows: pl.DataFrame, mode: str, cap: int = 400) -> pl.Da
 
 def estimate_shard(spec: str | Path, hardware: str, part: int, shard_size: int, profiles_path: str | Path,
                    out_estimates: str | Path, out_operators: str | Path, code: str | None = None,
-                   failures_dir: str | Path | None = None) -> int:
-    """Estimate one shard of an experiment; write its estimates and operator rows. Returns rows."""
+                   failures_estimates: str | Path | None = None,
+                   failures_operators: str | Path | None = None) -> int:
+    """Estimate one shard of an experiment; write its estimates and operator rows. Returns rows.
+
+    Rows failing the output schema raise :class:`~genz.errors.GenzError`; their failure cases are
+    written to ``failures_estimates`` / ``failures_operators`` when given (the rule declares them as
+    logs), which otherwise hold an empty failure table.
+    """
+    for f in (failures_estimates, failures_operators):
+        if f:
+            Path(f).parent.mkdir(parents=True, exist_ok=True)
+            pl.DataFrame(schema=FAILURE_CASES).write_parquet(f)
     exp = X.load(spec)
     rows = X.shard_rows(exp, hardware, part, shard_size)
     profiles = load_profiles(profiles_path)
     code = code or fingerprint()
     est = estimate_frame(rows, profiles, code)
-    fdir = Path(failures_dir) if failures_dir else None
-    est = validate_frame(EstimateFrame, est, fdir / f"{exp.name}-{hardware}-{part}-estimates.parquet" if fdir else None)
+    est = validate_frame(EstimateFrame, est, failures_estimates)
     sample = sample_for_operators(rows.join(est.select("scenario_id", "status"), on="scenario_id")
                                   .filter(pl.col("status") == "ok").drop("status"), exp.operators)
     ops = operators_frame(sample, profiles)
-    ops = validate_frame(OperatorFrame, ops, fdir / f"{exp.name}-{hardware}-{part}-operators.parquet" if fdir else None)
+    ops = validate_frame(OperatorFrame, ops, failures_operators)
     _atomic_parquet(est, out_estimates)
     _atomic_parquet(ops, out_operators)
     return est.height

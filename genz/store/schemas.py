@@ -38,9 +38,8 @@ BOTTLENECKS = ["compute", "memory", "network", "overhead"]
 
 
 def _band(metric: str, end: str, unit: str = ""):
-    # required=False: the shards of genz.pipeline.steps.estimate_frame do not carry the bands yet (the
-    # warehouse then derives them from the calibration table); deployments do
-    return pa.Field(nullable=True, required=False, description=f"80 % band of {metric}, {end} end{unit}")
+    # the band genz.perf.predict computed (calibrated 80 % band; widened beyond the measured range)
+    return pa.Field(nullable=True, description=f"80 % band of {metric} (as genz.predict computed it), {end} end{unit}")
 
 
 class PredictionColumns(pa.DataFrameModel):
@@ -141,6 +140,14 @@ class EstimateFrame(PredictionColumns):
     slo_ttft_ms: pl.Float64 = pa.Field(gt=0, nullable=True, description="use case's TTFT bound, ms")
     slo_tpot_ms: pl.Float64 = pa.Field(gt=0, nullable=True, description="use case's TPOT bound, ms")
     slo_e2e_ms: pl.Float64 = pa.Field(gt=0, nullable=True, description="use case's end-to-end bound, ms")
+    meets_ttft: bool = pa.Field(description="TTFT bound met at the SLO confidence (genz.requirements.slo: the 80 % "
+                                            "band's upper end within the bound); true without a bound")
+    meets_tpot: bool = pa.Field(description="TPOT bound met at the SLO confidence; true without a bound")
+    meets_e2e: bool = pa.Field(description="end-to-end bound met at the SLO confidence; true without a bound")
+    meets_slo: bool = pa.Field(description="every SLO bound met at the SLO confidence (the band's upper end, p90); "
+                                           "false for a row that does not run")
+    meets_slo_point: bool = pa.Field(description="every bound met by the point estimate (no margin), beside "
+                                                 "meets_slo")
     genz_fingerprint: str = pa.Field(description="hash of the genz sources that produced the row")
 
     class Config:

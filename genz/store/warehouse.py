@@ -131,17 +131,11 @@ def _load(con, estimates, operators, measurements, profiles, validation, require
     con.register("cal_df", cal)
     con.execute("CREATE TABLE calibration AS SELECT * FROM cal_df ORDER BY platform, framework")
     con.unregister("cal_df")
-    band_cols = []
-    for m in METRIC_BANDS:
-        # the shards carry the bands genz.predict computed (one rule for bands); shards without them
-        # get the profile's band from the calibration table
-        if m in cols and f"{m}_low" not in cols:
-            for end, default in (("low", 0.5), ("high", 2.0)):
-                band_cols.append(f"r.{quote_ident(m)} * coalesce(c.{quote_ident(f'band_{m}_{end}')}, {default}) "
-                                 f"AS {quote_ident(f'{m}_{end}')}")
+    # the shards carry the bands genz.predict computed and the SLO decisions of genz.requirements.slo:
+    # the warehouse stores them as they are (one rule for each, in Python)
     con.execute(
-        f"CREATE TABLE estimates AS SELECT {', '.join(['r.' + quote_ident(c) for c in pred] + band_cols)} "
-        f"FROM {READ_PARQUET} r LEFT JOIN calibration c ON r.profile = c.profile ORDER BY r.experiment, r.scenario_id",
+        f"CREATE TABLE estimates AS SELECT {', '.join('r.' + quote_ident(c) for c in pred)} "
+        f"FROM {READ_PARQUET} r ORDER BY r.experiment, r.scenario_id",
         [est])
     _parquet_table(con, "operators", operators, models["operators"], order=("experiment", "scenario_id", "phase"))
     if measurements:

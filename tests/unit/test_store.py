@@ -277,9 +277,7 @@ def test_warehouse_bands_equal_predicts_bands(tmp_path, rows, shard, profiles):
     """The pipeline's shard (estimate_frame) through the warehouse: every band is predict's."""
     want = predict_frame(rows, profiles).select("scenario_id", *BAND_COLUMNS)
     missing = [c for c in BAND_COLUMNS if c not in shard.columns]
-    if missing:
-        pytest.xfail(f"genz.pipeline.steps.estimate_frame drops predict's band columns ({', '.join(missing)}): "
-                     "the warehouse falls back to the calibration table's bands, which are not predict's")
+    assert not missing
     schemas.validate_frame(schemas.EstimateFrame, shard)
     shard.write_parquet(tmp_path / "e.parquet")
     build(tmp_path / "w.duckdb", [tmp_path / "e.parquet"])
@@ -301,15 +299,3 @@ def test_warehouse_keeps_a_shards_bands(tmp_path, rows, shard, profiles):
     _assert_same_bands(got, bands, BAND_COLUMNS)
 
 
-def test_shard_without_bands_gets_the_calibration_tables_band(tmp_path, shard):
-    """Older shards without band columns: metric x the profile's band multipliers (0.5/2 with no profile)."""
-    old = shard.drop([c for c in BAND_COLUMNS if c in shard.columns])
-    old.write_parquet(tmp_path / "e.parquet")
-    build(tmp_path / "w.duckdb", [tmp_path / "e.parquet"])
-    got = _warehouse_bands(tmp_path / "w.duckdb")
-    cal = warehouse.calibration_frame(PROFILES)
-    merged = got.join(cal, on="profile", how="left")
-    for m in warehouse.METRIC_BANDS:
-        for end, default in (("low", 0.5), ("high", 2.0)):
-            want = (merged.get_column(m) * merged.get_column(f"band_{m}_{end}").fill_null(default)).to_numpy()
-            np.testing.assert_allclose(merged.get_column(f"{m}_{end}").to_numpy(), want, rtol=1e-15, err_msg=m)
