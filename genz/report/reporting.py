@@ -140,6 +140,56 @@ def _pick(con, column: str, where: str, params: dict, preferred: str) -> str:
     return preferred if preferred in vals.get_column("v").to_list() else vals.get_column("v")[0]
 
 
+VENDOR_COLORS = {"NVIDIA": "#4c9a2a", "AMD": "#c53030", "Intel": "#2b6cb0", "Google": "#d69e2e"}
+
+
+def platform_marks(con) -> pl.DataFrame:
+    """Per platform: its calibration label class (calibrated / inherited / prior, from the reference
+    stack's profile through the warehouse's ``calibration_class`` macro), ``measured``, the ``mark``
+    a chart shows for an unmeasured platform ("" for a measured one), vendor and family."""
+    from ..catalog.hardware import get_hardware
+
+    cal = _q(con, """SELECT platform, coalesce(calibration_class(any_value(label) FILTER (WHERE framework = 'generic')),
+                                               calibration_class(any_value(label))) AS calibration_label
+                     FROM calibration GROUP BY platform ORDER BY platform""")
+    rows = []
+    for plat, label in cal.iter_rows():
+        try:
+            hw = get_hardware(plat)
+            vendor, family = str(hw.vendor), str(hw.family)
+        except Exception:  # noqa: BLE001 - a platform outside the catalog still gets its label
+            vendor, family = "other", "other"
+        rows.append({"platform": plat, "calibration_label": label or "prior", "measured": label == "calibrated",
+                     "vendor": vendor, "family": family})
+    return pl.DataFrame(rows, schema={"platform": pl.String, "calibration_label": pl.String, "measured": pl.Boolean,
+                                      "vendor": pl.String, "family": pl.String})
+
+
+def mark_platforms(con, df: pl.DataFrame, col: str = "hardware") -> pl.DataFrame:
+    """``df`` with each platform's ``calibration_label``, ``measured``, ``mark`` (non-empty for an
+    unmeasured platform: "unmeasured (prior)"), ``vendor`` and ``family``: every chart datum of an
+    unmeasured platform carries its mark."""
+    marks = platform_marks(con).rename({"platform": col})
+    out = df.drop([c for c in ("calibration_label", "measured", "vendor", "family", "mark") if c in df.columns])
+    out = out.join(marks, on=col, how="left", maintain_order="left")
+    return out.with_columns(
+        measured=pl.col("measured").fill_null(False),
+        calibration_label=pl.col("calibration_label").fill_null("prior"),
+        vendor=pl.col("vendor").fill_null("other"), family=pl.col("family").fill_null("other"),
+    ).with_columns(mark=pl.when(pl.col("measured")).then(pl.lit(""))
+                   .otherwise(pl.format("unmeasured ({})", pl.col("calibration_label"))))
+
+
+def _opacity(alt):
+    """Unmeasured platforms drawn faint (the mark field also names them in tooltips)."""
+    return alt.condition("datum.measured", alt.value(0.95), alt.value(0.35))
+
+
+def _vendor_color(alt, title: str = "vendor"):
+    return alt.Color("vendor:N", title=title, scale=alt.Scale(domain=list(VENDOR_COLORS) + ["other"],
+                                                              range=list(VENDOR_COLORS.values()) + ["#718096"]))
+
+
 def _experiments(con) -> set[str]:
     return set(_q(con, "SELECT DISTINCT experiment FROM scenarios").get_column("experiment").to_list())
 
@@ -164,17 +214,19 @@ def index_page(con) -> Page:
         FROM scenarios s JOIN estimates e USING (experiment, scenario_id)
         GROUP BY s.experiment ORDER BY s.experiment""")
     run = _q(con, "SELECT * FROM runs")
-    cal = _q(con, """SELECT platform, label AS calibration, n_rows, version FROM calibration
+    cal = _q(con, """SELECT platform, calibration_class(label) AS calibration_label, label AS calibration, n_rows,
+                            version FROM calibration
                      WHERE framework = 'generic' ORDER BY label <> 'calibrated', platform""")
     head = headline_findings(con)
     total = int(exps.get_column("scenarios").sum()) if exps.height else 0
     code = run.get_column("genz_fingerprint")[0] if "genz_fingerprint" in run.columns and run.height else "?"
     secs = [Section("Headline findings",
-                    "For each use case and model: the cheapest platform (per million output tokens, over the "
-                    "deployments searched) that meets the use case's SLO, and the resource that binds first "
-                    "for that deployment (from the requirement search). A platform labelled 'prior' or "
-                    "'inherited from ...' in the calibration table was not measured itself: its hardware factors "
-                    "are priors or its family's, and its bands are wider.",
+                    "For each use case, model and framework (platforms compared under the same framework): the "
+                    "cheapest MEASURED platform (calibration label 'calibrated'; USD per million output tokens, over "
+                    "the deployments searched) that meets the use case's SLO, and the resource that binds first "
+                    "for that deployment (from the requirement search). An unmeasured platform (label 'inherited' "
+                    "or 'prior': its numbers are its family's factors or priors, with wider bands) that would be "
+                    "cheaper is shown apart, in the last column, never as the headline.",
                     tables=[table(head, id="headline")]),
             Section("Experiments", "", tables=[table(exps, id="experiments")]),
             Section("Calibration of each platform",
@@ -188,29 +240,46 @@ def index_page(con) -> Page:
 
 
 def headline_findings(con) -> pl.DataFrame:
-    """Per use case: the cheapest platform meeting the SLO, with model, cost and binding resource."""
+    """Per use case x model x framework: the cheapest MEASURED platform meeting the SLO (cost, layout,
+    binding resource, calibration label), and beside it, apart, an unmeasured platform that would be
+    cheaper by its priors."""
     dep = _q(con, "SELECT count(*) AS n FROM deployments").item()
     if dep:
         return _q(con, """
-            WITH best AS (
-              SELECT use_case, model, hardware, tp, pp, batch_size, usd_per_million_tokens, ttft_ms, tpot_ms,
-                     row_number() OVER (PARTITION BY use_case, model ORDER BY usd_per_million_tokens, hardware) AS rn
-              FROM deployments WHERE meets_slo AND usd_per_million_tokens IS NOT NULL),
+            WITH ok AS (SELECT * FROM v_deployments WHERE meets_slo AND usd_per_million_tokens IS NOT NULL),
+            best AS (
+              SELECT use_case, model, framework, hardware, tp, pp, batch_size, usd_per_million_tokens, ttft_ms,
+                     tpot_ms, calibration_label,
+                     row_number() OVER (PARTITION BY use_case, model, framework
+                                        ORDER BY usd_per_million_tokens, hardware) AS rn
+              FROM ok WHERE measured),
+            unm AS (SELECT use_case, model, framework, arg_min(hardware, usd_per_million_tokens) AS hardware,
+                           min(usd_per_million_tokens) AS usd, arg_min(calibration_label, usd_per_million_tokens) AS label
+                    FROM ok WHERE NOT measured GROUP BY ALL),
             bind AS (SELECT model, use_case, hardware, first(resource ORDER BY resource) AS binding_resource
                      FROM requirements WHERE binding GROUP BY ALL)
-            SELECT b.use_case, b.hardware AS cheapest_platform, b.model, b.tp, b.pp, b.batch_size,
+            SELECT b.use_case, b.model, coalesce(b.framework, '-') AS framework,
+                   b.hardware AS cheapest_measured_platform, b.calibration_label, b.tp, b.pp, b.batch_size,
                    round(b.usd_per_million_tokens, 3) AS usd_per_million_tokens, round(b.ttft_ms, 1) AS ttft_ms,
-                   round(b.tpot_ms, 2) AS tpot_ms, coalesce(bind.binding_resource, '-') AS binding_resource
+                   round(b.tpot_ms, 2) AS tpot_ms, coalesce(bind.binding_resource, '-') AS binding_resource,
+                   CASE WHEN u.usd < b.usd_per_million_tokens
+                        THEN u.hardware || ' (unmeasured, ' || u.label || ': $' || round(u.usd, 3) || ')'
+                        ELSE '-' END AS cheaper_unmeasured
             FROM best b LEFT JOIN bind USING (model, use_case, hardware)
-            WHERE rn = 1 ORDER BY b.use_case, b.model""")
+            LEFT JOIN unm u ON u.use_case = b.use_case AND u.model = b.model
+                 AND u.framework IS NOT DISTINCT FROM b.framework
+            WHERE rn = 1 ORDER BY b.use_case, b.model, framework""")
     return _q(con, """
-        SELECT use_case, hardware_id AS cheapest_platform, model_id AS model, tp, pp, batch_size,
+        SELECT use_case, model_id AS model, coalesce(framework, '-') AS framework,
+               hardware_id AS cheapest_measured_platform, calibration_label, tp, pp, batch_size,
                round(usd_per_million_tokens, 3) AS usd_per_million_tokens, round(ttft_ms, 1) AS ttft_ms,
-               round(tpot_ms, 2) AS tpot_ms, bottleneck AS binding_resource
-        FROM (SELECT *, row_number() OVER (PARTITION BY use_case, model_id
-                                           ORDER BY usd_per_million_tokens, hardware_id) rn
-              FROM v_slo WHERE meets_slo AND use_case IS NOT NULL AND usd_per_million_tokens IS NOT NULL)
-        WHERE rn = 1 ORDER BY use_case, model""")
+               round(tpot_ms, 2) AS tpot_ms, '-' AS binding_resource,
+               CASE WHEN cheaper_unmeasured_hardware_id IS NOT NULL
+                    THEN cheaper_unmeasured_hardware_id || ' (unmeasured, ' || cheaper_unmeasured_calibration_label
+                         || ': $' || round(cheaper_unmeasured_usd_per_million_tokens, 3) || ')'
+                    ELSE '-' END AS cheaper_unmeasured
+        FROM v_cheapest_measured WHERE use_case IS NOT NULL
+        ORDER BY use_case, model, framework""")
 
 
 def usecases_page(con) -> Page:
@@ -228,13 +297,16 @@ def usecases_page(con) -> Page:
         ORDER BY use_case, hardware, tp, batch_size""", params)
     secs = []
     if pts.height:
+        pts = mark_platforms(con, pts)
         base = alt.Chart(pts).encode(
             x=alt.X("ttft_ms:Q", scale=alt.Scale(type="log"), title="TTFT (ms, log)"),
             y=alt.Y("decode_tok_s_per_device:Q", scale=alt.Scale(type="log"),
                     title="decode throughput (tokens/s per device, log)"))
         points = base.mark_point(filled=True, opacity=0.7).encode(
             color=alt.Color("hardware:N", title="platform"), shape=alt.Shape("meets_slo:N", title="meets SLO"),
-            tooltip=["use_case", "hardware", "tp", "batch_size", "ttft_ms", "decode_tok_s_per_device"])
+            opacity=_opacity(alt),
+            tooltip=["use_case", "hardware", "calibration_label", "mark", "tp", "batch_size", "ttft_ms",
+                     "decode_tok_s_per_device"])
         rule = alt.Chart(pts).mark_rule(color="#c53030", strokeDash=[4, 3]).encode(x="mean(slo_ttft_ms):Q")
         ch = alt.layer(points, rule).properties(width=230, height=180).facet(
             facet=alt.Facet("use_case:N", title=None), columns=3)
@@ -247,16 +319,20 @@ def usecases_page(con) -> Page:
                    round(min(tpot_ms), 3) AS tpot_ms, round(min(e2e_latency_ms), 1) AS e2e_latency_ms
             FROM v_slo WHERE {where} AND model_id = $model AND batch_size = 1 AND weight_dtype = 'bf16'
             GROUP BY ALL ORDER BY use_case, hardware""", params)
-        long = bars.unpivot(index=["use_case", "hardware"], variable_name="metric", value_name="ms")
+        long = mark_platforms(con, bars.unpivot(index=["use_case", "hardware"], variable_name="metric",
+                                                value_name="ms"))
         ch2 = alt.Chart(long).mark_bar().encode(
-            x=alt.X("hardware:N", title=None), y=alt.Y("ms:Q", title="ms"),
-            color=alt.Color("hardware:N", legend=None), tooltip=["use_case", "hardware", "metric", "ms"]
+            x=alt.X("hardware:N", title=None), y=alt.Y("ms:Q", title="latency (ms)"),
+            color=_vendor_color(alt), opacity=_opacity(alt),
+            tooltip=["use_case", "hardware", "calibration_label", "mark", "metric", "ms"]
         ).properties(width=200, height=140).facet(row=alt.Row("metric:N", title=None),
                                                   column=alt.Column("use_case:N", title=None)
                                                   ).resolve_scale(y="independent")
         secs.append(Section("TTFT, TPOT and end-to-end latency at batch 1",
-                            "Best layout per platform (lowest latency over TP).", charts=[_vl(ch2)],
-                            tables=[table(bars, id="usecase-latency")]))
+                            "Best layout per platform (lowest latency over TP), coloured by vendor; unmeasured "
+                            "platforms (calibration label inherited or prior) faint.", charts=[_vl(ch2)],
+                            tables=[table(mark_platforms(con, bars).drop("measured", "mark", "family"),
+                                          id="usecase-latency")]))
     slo = _q(con, """SELECT DISTINCT use_case, input_tokens, output_tokens, slo_ttft_ms, slo_tpot_ms, slo_e2e_ms
                       FROM scenarios WHERE use_case IS NOT NULL ORDER BY use_case""")
     secs.append(Section("Use cases and SLOs", "From experiments/usecases.yaml (sources in the file).",
@@ -324,28 +400,46 @@ def platforms_page(con) -> Page:
     where, wp = _slice(con, "platform-comparison")
     model = _pick(con, "model_id", where, wp, REFERENCE_MODEL)
     uc = _pick(con, "use_case", where, wp, "chat")
+    has_fw = _q(con, f"SELECT count(framework) AS n FROM v_estimates WHERE {where}", wp).item()
+    fw = _pick(con, "framework", where, wp, "vllm") if has_fw else None
     best = _q(con, f"""
         WITH ok AS (SELECT * FROM v_slo WHERE {where} AND model_id = $model AND use_case = $uc
-                    AND meets_slo)
-        SELECT hardware_id AS hardware, round(max(throughput_tok_s_per_device), 2) AS tok_s_per_device,
+                    AND framework IS NOT DISTINCT FROM $fw AND meets_slo)
+        SELECT hardware_id AS hardware, any_value(calibration_label) AS calibration_label,
+               round(max(throughput_tok_s_per_device), 2) AS tok_s_per_device,
                round(max(1e6 / usd_per_million_tokens), 1) AS tokens_per_usd,
                round(max(1.0 / energy_j_per_token), 3) AS tokens_per_joule,
                round(min(usd_per_million_tokens), 3) AS usd_per_million_tokens
-        FROM ok GROUP BY ALL ORDER BY tok_s_per_device DESC, hardware""", {**wp, "model": model, "uc": uc})
+        FROM ok GROUP BY ALL ORDER BY tok_s_per_device DESC, hardware""",
+              {**wp, "model": model, "uc": uc, "fw": fw})
     secs = []
     if best.height:
-        long = best.select("hardware", "tok_s_per_device", "tokens_per_usd", "tokens_per_joule").unpivot(
-            index="hardware", variable_name="measure", value_name="value")
-        ch = alt.Chart(long).mark_bar().encode(
-            y=alt.Y("hardware:N", sort="-x", title=None), x=alt.X("value:Q", title=None),
-            color=alt.Color("hardware:N", legend=None), tooltip=["hardware", "measure", "value"]
-        ).properties(width=260, height=alt.Step(14)).facet(column=alt.Column("measure:N", title=None)).resolve_scale(
-            x="independent")
+        best = mark_platforms(con, best).with_columns(
+            platform=pl.when(pl.col("measured")).then(pl.col("hardware"))
+            .otherwise(pl.format("{} ({})", pl.col("hardware"), pl.col("calibration_label"))))
+        charts = []
+        for col, title in (("tok_s_per_device", "output tokens/s per device"),
+                           ("tokens_per_usd", "output tokens per USD"),
+                           ("tokens_per_joule", "output tokens per joule (tok/s per W)")):
+            charts.append(alt.Chart(best).mark_bar().encode(
+                y=alt.Y("platform:N", sort=alt.EncodingSortField(field=col, order="descending"),
+                        title="platform (unmeasured: faint, label in brackets)"),
+                x=alt.X(f"{col}:Q", title=title), color=_vendor_color(alt), opacity=_opacity(alt),
+                tooltip=["hardware", "vendor", "family", "calibration_label", "mark", col]
+            ).properties(width=240, height=alt.Step(14), title=title))
+        ch = alt.hconcat(*charts).resolve_scale(color="shared")
         secs.append(Section(f"{uc} SLO: throughput per device, per dollar, per joule",
-                            f"{model}, best deployment meeting the {uc} SLO on each platform "
-                            "(tokens/s per device; output tokens per USD; output tokens per joule).",
-                            charts=[_vl(ch)], tables=[table(best, id="platform-best")]))
-    hw = _q(con, """SELECT platform, label AS calibration, n_rows, round(compute, 3) AS compute,
+                            f"{model}, framework {fw or 'none'} on every platform (like for like), best deployment "
+                            f"meeting the {uc} SLO on each platform, each chart ordered by its metric and coloured by "
+                            "vendor. Unmeasured platforms (calibration label 'inherited' or 'prior': their numbers "
+                            "are priors) are drawn faint and named with their label.",
+                            charts=[_vl(ch)],
+                            tables=[table(best.select("hardware", "vendor", "family", "calibration_label",
+                                                      "tok_s_per_device", "tokens_per_usd", "tokens_per_joule",
+                                                      "usd_per_million_tokens"), id="platform-best")]))
+    secs.extend(generation_sections(con, fw))
+    hw = _q(con, """SELECT platform, calibration_class(label) AS calibration_label, label AS calibration, n_rows,
+                           round(compute, 3) AS compute,
                            round(memory, 3) AS memory, round(network, 3) AS network
                     FROM calibration WHERE framework = 'generic' ORDER BY label <> 'calibrated', platform""")
     secs.append(Section("Which platforms are calibrated",
@@ -356,6 +450,47 @@ def platforms_page(con) -> Page:
                 "The same model and use case across hardware, absolute and per dollar and per joule.", secs)
 
 
+def generation_sections(con, fw: str | None) -> list[Section]:
+    """Generation steps (A100 -> H100 -> H200 -> B200; MI300X -> MI325X -> MI355X) per shipped use
+    case: what each step buys, with each side's calibration label (v_generation_step)."""
+    alt = _alt()
+    exps = _q(con, "SELECT experiment, count(*) AS n FROM v_generation_step GROUP BY ALL ORDER BY n DESC, experiment")
+    if not exps.height:
+        return [Section("Generation steps", "No platform pair of a generation step meets an SLO in this run.")]
+    exp = "usecase-comparison" if "usecase-comparison" in exps.get_column("experiment").to_list() \
+        else exps.get_column("experiment")[0]
+    model = _pick(con, "model_id", "experiment = $exp", {"exp": exp}, REFERENCE_MODEL)
+    steps = _q(con, """
+        SELECT use_case, lineage, previous_hardware_id || ' → ' || hardware_id AS step, weight_dtype,
+               round(throughput_per_device_ratio, 2) AS throughput_per_device_x, round(cost_ratio, 2) AS cost_x,
+               round(ttft_ratio, 2) AS ttft_x, round(tpot_ratio, 2) AS tpot_x,
+               previous_calibration_label || ' → ' || calibration_label AS calibration_labels,
+               (previous_calibration_label = 'calibrated' AND calibration_label = 'calibrated') AS measured
+        FROM v_generation_step
+        WHERE experiment = $exp AND model_id = $model AND framework IS NOT DISTINCT FROM $fw
+              AND use_case IS NOT NULL
+        ORDER BY use_case, lineage DESC, step, weight_dtype""", {"exp": exp, "model": model, "fw": fw})
+    if not steps.height:
+        return [Section("Generation steps", f"No generation step of {model} meets an SLO under {fw}.")]
+    steps = steps.with_columns(mark=pl.when(pl.col("measured")).then(pl.lit(""))
+                               .otherwise(pl.lit("unmeasured side (prior numbers)")))
+    ch = alt.Chart(steps).mark_point(filled=True, size=60).encode(
+        x=alt.X("throughput_per_device_x:Q", scale=alt.Scale(type="log"),
+                title="throughput per device, newer / previous (×, log)"),
+        y=alt.Y("step:N", title=None), color=alt.Color("lineage:N", title="vendor line"),
+        shape=alt.Shape("weight_dtype:N", title="weights"), opacity=_opacity(alt),
+        tooltip=["use_case", "step", "weight_dtype", "throughput_per_device_x", "cost_x", "ttft_x", "tpot_x",
+                 "calibration_labels", "mark"]
+    ).properties(width=200, height=alt.Step(16)).facet(facet=alt.Facet("use_case:N", title=None), columns=3)
+    return [Section("Generation steps: what each step buys",
+                    f"{model}, {exp}, framework {fw or 'none'}: for each use case, the best deployment meeting "
+                    "the SLO on each platform (same weights and KV dtype on both sides), newer over previous "
+                    "generation: throughput per device (above 1 buys throughput), cost per million output tokens "
+                    "and TTFT/TPOT (below 1 is cheaper/faster). A step with an unmeasured side compares priors: "
+                    "faint in the chart, its labels in the table.",
+                    charts=[_vl(ch)], tables=[table(steps.drop("mark"), id="generation-steps", limit=2000)])]
+
+
 def requirements_page(con) -> Page:
     alt = _alt()
     req = _q(con, """SELECT model, use_case, hardware, resource, round(ratio, 3) AS ratio, status, binding
@@ -364,7 +499,7 @@ def requirements_page(con) -> Page:
     if req.height:
         hws = req.get_column("hardware").to_list()
         ref = REFERENCE_HW if REFERENCE_HW in hws else max(sorted(set(hws)), key=hws.count)
-        hm = req.filter(pl.col("hardware") == ref)
+        hm = mark_platforms(con, req.filter(pl.col("hardware") == ref))
         hm = hm.with_columns(shown=pl.when(pl.col("status") == "unattainable").then(None).otherwise(pl.col("ratio")),
                              label=pl.when(pl.col("status") == "unattainable").then(pl.lit("∞"))
                              .when(pl.col("binding")).then(pl.format("{}*", pl.col("ratio").round(2)))
@@ -373,7 +508,7 @@ def requirements_page(con) -> Page:
         heat = base.mark_rect().encode(
             color=alt.Color("shown:Q", scale=alt.Scale(scheme="orangered", type="log"),
                             title="required / available"),
-            tooltip=["model", "use_case", "resource", "ratio", "status", "binding"])
+            tooltip=["model", "use_case", "resource", "ratio", "status", "binding", "calibration_label"])
         txt = base.mark_text(fontSize=9).encode(text="label:N")
         ch = alt.layer(heat, txt).properties(width=300, height=200).facet(facet=alt.Facet("model:N", title=None),
                                                                            columns=2)
@@ -389,13 +524,16 @@ def requirements_page(con) -> Page:
                                        coalesce(any_value(resource) FILTER (WHERE binding), 'none alone') AS resource
                                 FROM requirements GROUP BY ALL)
                           GROUP BY ALL ORDER BY hardware, binds_first DESC, resource""")
+        bind = mark_platforms(con, bind)
         ch2 = alt.Chart(bind).mark_bar().encode(
             x=alt.X("binds_first:Q", title="model × use case combinations"), y=alt.Y("hardware:N", title=None),
-            color=alt.Color("resource:N"), tooltip=["hardware", "resource", "binds_first"]
+            color=alt.Color("resource:N"), opacity=_opacity(alt),
+            tooltip=["hardware", "calibration_label", "mark", "resource", "binds_first"]
         ).properties(width=500, height=alt.Step(16))
         secs.append(Section("Which resource binds first",
                             "Per model × use case, the resource with the highest required/available ratio; "
-                            "'none alone' where no single resource reaches the SLO.", charts=[_vl(ch2)], tables=[table(bind, id="binding")]))
+                            "'none alone' where no single resource reaches the SLO.", charts=[_vl(ch2)],
+                            tables=[table(bind.drop("measured", "mark", "vendor", "family"), id="binding")]))
         dep = _q(con, """SELECT model, use_case, hardware, meets_slo, tp, pp, ep, batch_size,
                                 round(ttft_ms, 1) AS ttft_ms, round(tpot_ms, 2) AS tpot_ms,
                                 round(goodput_tok_s_per_device, 1) AS goodput_tok_s_per_device,
@@ -415,11 +553,11 @@ def bottlenecks_page(con) -> Page:
     hw_ref = _pick(con, "hardware_id", "TRUE", {}, REFERENCE_HW)
     split = _q(con, """
         SELECT model_id AS model,
-               sum(prefill_compute_ms) AS prefill_compute, sum(prefill_memory_ms) AS prefill_memory,
-               sum(prefill_network_ms) AS prefill_network, sum(prefill_overhead_ms) AS prefill_overhead,
-               sum(decode_compute_ms) AS decode_compute, sum(decode_memory_ms) AS decode_memory,
-               sum(decode_network_ms) AS decode_network, sum(decode_overhead_ms) AS decode_overhead
-        FROM v_estimates WHERE status = 'ok' AND hardware_id = $hw GROUP BY ALL ORDER BY model""", {"hw": hw_ref})
+               prefill_compute_ms AS prefill_compute, prefill_memory_ms AS prefill_memory,
+               prefill_network_ms AS prefill_network, prefill_overhead_ms AS prefill_overhead,
+               decode_compute_ms AS decode_compute, decode_memory_ms AS decode_memory,
+               decode_network_ms AS decode_network, decode_overhead_ms AS decode_overhead
+        FROM v_time_split WHERE hardware_id = $hw ORDER BY model""", {"hw": hw_ref})
     secs = []
     if split.height:
         long = split.unpivot(index="model", variable_name="k", value_name="ms").with_columns(
@@ -432,7 +570,7 @@ def bottlenecks_page(con) -> Page:
             tooltip=["model", "phase", "resource", "share"]
         ).properties(width=300, height=alt.Step(13)).facet(column=alt.Column("phase:N", title=None))
         secs.append(Section("Where the time goes, per phase",
-                            f"All predicted scenarios on {hw_ref}, summed: compute-bound operators, "
+                            f"All predicted scenarios on {hw_ref}, mean per scenario (v_time_split): compute-bound operators, "
                             "memory-bound operators, collectives, and framework/launch overhead.", charts=[_vl(ch)]))
     ops = _q(con, """
         SELECT o.phase, o.operator, o.kind, s.model_id AS model,
@@ -461,7 +599,7 @@ def bottlenecks_page(con) -> Page:
                             f"FLOPs per HBM byte; the line is the bf16 roofline ({p_tf:.0f} TFLOP/s, "
                             f"{bw:.0f} GB/s, ridge at {ridge:.0f} FLOP/byte).",
                             charts=[_vl(alt.layer(line, pts).properties(width=640, height=380))]))
-    bb = _q(con, "SELECT * FROM v_bottlenecks ORDER BY model_id, phase, share DESC, bound")
+    bb = _q(con, "SELECT * FROM v_bottlenecks ORDER BY model_id, hardware_id, phase, share DESC, bound")
     secs.append(Section("Bound per model and phase", "", tables=[table(bb.with_columns(pl.col("share").round(3)),
                                                                        id="bottlenecks")]))
     return Page("bottlenecks.html", "Bottlenecks",
@@ -489,17 +627,19 @@ def parallelism_page(con) -> Page:
         front = (pts.sort(["model", "hardware", "tpot_ms", "tok_s_per_device"], descending=[False, False, False, True])
                  .with_columns(best=pl.col("tok_s_per_device").cum_max().over(["model", "hardware"]))
                  .filter(pl.col("tok_s_per_device") >= pl.col("best")).drop("best"))
+        front = mark_platforms(con, front)
         ch = alt.Chart(front).mark_line(point=True, interpolate="step-after").encode(
             x=alt.X("tpot_ms:Q", scale=alt.Scale(type="log"), title="TPOT (ms, log)"),
             y=alt.Y("tok_s_per_device:Q", scale=alt.Scale(type="log"), title="output tokens/s per device (log)"),
-            color=alt.Color("hardware:N"), tooltip=["model", "hardware", "layout", "batch_size", "tpot_ms",
-                                                    "tok_s_per_device"]
+            color=alt.Color("hardware:N"), opacity=_opacity(alt),
+            tooltip=["model", "hardware", "calibration_label", "mark", "layout", "batch_size", "tpot_ms",
+                     "tok_s_per_device"]
         ).properties(width=280, height=220).facet(facet=alt.Facet("model:N", title=None), columns=3)
         secs.append(Section("Latency vs throughput Pareto fronts",
                             f"The {uc} request shape, {prec}: for every TP/PP/EP/DP layout and batch, "
                             "the fronts of lowest TPOT for each throughput per device.", charts=[_vl(ch)]))
         best = (front.sort("tok_s_per_device", descending=True).unique(["model", "hardware"], keep="first")
-                .sort("model", "hardware"))
+                .sort("model", "hardware").drop("measured", "mark", "vendor", "family"))
         secs.append(Section("Highest throughput per device on the front", "",
                             tables=[table(best, id="parallelism-best")]))
     return Page("parallelism.html", "Parallelism", "TP/PP/EP layouts: latency vs throughput per device.", secs)
@@ -510,13 +650,15 @@ def calibration_page(con) -> Page:
     val = _q(con, """SELECT platform, framework_key AS framework, metric, model_id AS model, value AS measured,
                             round(predicted_oof, 4) AS predicted
                      FROM validation WHERE predicted_oof > 0 AND coalesce(scheme, 'model') = 'model'
-                     ORDER BY ALL""")
+                     ORDER BY ALL""").rename({"measured": "measured_value"})
     secs = []
     if val.height:
+        val = mark_platforms(con, val, col="platform")
         ch = alt.Chart(val).mark_point(opacity=0.5, filled=True, size=18).encode(
-            x=alt.X("measured:Q", scale=alt.Scale(type="log"), title="measured (log)"),
+            x=alt.X("measured_value:Q", scale=alt.Scale(type="log"), title="measured (log)"),
             y=alt.Y("predicted:Q", scale=alt.Scale(type="log"), title="predicted, out of fold (log)"),
-            color=alt.Color("metric:N"), tooltip=["platform", "framework", "metric", "model", "measured", "predicted"]
+            color=alt.Color("metric:N"),
+            tooltip=["platform", "calibration_label", "framework", "metric", "model", "measured_value", "predicted"]
         ).properties(width=220, height=200).facet(facet=alt.Facet("platform:N", title=None), columns=4)
         secs.append(Section("Parity: measured vs predicted (held-out models)",
                             "Each point is a measured row predicted by a fit that never saw its model "

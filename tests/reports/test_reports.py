@@ -55,8 +55,9 @@ def test_numbers_on_the_page_match_the_warehouse(built):
     con = duckdb.connect(str(db), read_only=True)
     try:
         want = con.execute("SELECT experiment, count(*) FROM scenarios GROUP BY ALL ORDER BY experiment").fetchall()
-        head = con.execute("""SELECT use_case, model, round(min(usd_per_million_tokens), 3) FROM deployments
-                              WHERE meets_slo GROUP BY ALL ORDER BY use_case, model""").fetchall()
+        head = con.execute("""SELECT use_case, model, round(min(usd_per_million_tokens), 3) FROM v_deployments
+                              WHERE meets_slo AND measured GROUP BY use_case, model, framework
+                              ORDER BY use_case, model, coalesce(framework, '-')""").fetchall()
     finally:
         con.close()
     html = (built / "reports" / "all" / "index.html").read_text()
@@ -202,3 +203,80 @@ def test_values_with_quotes_reach_the_pages(tmp_path):
     assert "o&#39;model/x" in pages["usecases.html"]  # the slice picked the model with the quote
     assert "it&#39;s chat" in pages["usecases.html"]
     assert "usecase-comparison" in pages["index.html"]
+
+
+def _specs(html: str) -> list[dict]:
+    """The vega-lite specs a page embeds."""
+    import json
+
+    return [json.loads(m) for m in re.findall(r'vegaEmbed\("#chart-[0-9-]+", (\{.*?\}), \{renderer', html)]
+
+
+def _data(spec) -> list[dict]:
+    """Every datum of a spec (inline datasets, nested data values)."""
+    out: list[dict] = []
+    for rows in (spec.get("datasets") or {}).values():
+        out.extend(rows)
+
+    def walk(x):
+        if isinstance(x, dict):
+            if isinstance(x.get("values"), list):
+                out.extend(v for v in x["values"] if isinstance(v, dict))
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+    walk({k: v for k, v in spec.items() if k != "datasets"})
+    return out
+
+
+def test_no_chart_draws_an_unmeasured_platform_without_its_mark(built):
+    """Every datum of an unmeasured platform (calibration label inherited or prior) in any chart carries
+    measured = false and a non-empty mark (drawn faint, named in the tooltip)."""
+    db = built / "results" / "warehouse.duckdb"
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        unmeasured = {r[0] for r in con.execute(
+            "SELECT platform FROM calibration WHERE framework = 'generic' AND label <> 'calibrated'").fetchall()}
+    finally:
+        con.close()
+    assert unmeasured  # the smoke run has MI300X, a prior
+    seen, problems = 0, []
+    for file, _ in reporting.PAGES:
+        html = (built / "reports" / "all" / file).read_text()
+        for i, spec in enumerate(_specs(html)):
+            for d in _data(spec):
+                plat = d.get("hardware", d.get("platform"))
+                if plat in unmeasured:
+                    seen += 1
+                    if d.get("measured") is not False or not d.get("mark"):
+                        problems.append(f"{file} chart {i}: {plat} without its mark: {d}")
+    assert seen, "no chart shows an unmeasured platform"
+    assert not problems, "\n".join(problems[:10])
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium); .ci/run installs it")
+def test_calibration_labels_visible_in_headless_chromium(built):
+    """The index and platforms pages show each platform's calibration label, and the headline leads
+    with measured platforms (its column says so)."""
+    sync_playwright = _playwright()
+    out = built / "reports" / "all"
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = browser.new_page()
+            page.goto((out / "index.html").as_uri())
+            heads = page.locator("table#headline thead th").all_inner_texts()
+            assert "cheapest_measured_platform" in heads and "calibration_label" in heads, heads
+            assert "cheaper_unmeasured" in heads, heads
+            profiles = page.locator("table#profiles").inner_text()
+            assert "calibration_label" in profiles and "prior" in profiles, profiles[:500]
+            page.goto((out / "platforms.html").as_uri())
+            for tid in ("platform-best", "platform-calibration"):
+                text = page.locator(f"table#{tid}").inner_text()
+                assert "calibration_label" in text, tid
+                assert any(lb in text for lb in ("calibrated", "inherited", "prior")), tid
+            page.close()
+        finally:
+            browser.close()
