@@ -16,6 +16,7 @@ ai-dynamo/aiconfigurator tables copied under ``calibration/operators/`` (see its
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ import numpy as np
 import polars as pl
 from scipy.optimize import least_squares
 
+from ..catalog.files import atomic_write_text
 from ..catalog.hardware import get_hardware
 from ..perf import collectives as coll
 
@@ -99,29 +101,53 @@ def fit_nccl(df: pl.DataFrame, hw_id: str) -> tuple[dict, dict]:
             {"nccl_rows": len(t), "nccl_geomean_err": float(np.exp(np.mean(np.log(np.abs(np.expm1(r)) + 1e-12))))})
 
 
-def fit_operator_priors(root: str | Path) -> list[OpFit]:
-    """Fit every system found under ``root`` (an aiconfigurator-layout folder)."""
+def operator_files(root: str | Path) -> list[Path]:
+    """The kernel-timing tables :func:`fit_operator_priors` reads under ``root``: per known system,
+    the newest ``gemm/vllm/*/gemm_perf.parquet`` and ``comm/nccl/*/nccl_perf.parquet`` (the pipeline's
+    ``fit_operator_priors`` rule declares exactly these as its inputs)."""
     root = Path(root)
-    fits = []
-    for system, (hw_id, family) in sorted(SYSTEMS.items()):
+    files = []
+    for system in sorted(SYSTEMS):
         base = root / system
         if not base.is_dir():
             continue
+        for pattern in ("gemm/vllm/*/gemm_perf.parquet", "comm/nccl/*/nccl_perf.parquet"):
+            found = sorted(base.glob(pattern))
+            if found:
+                files.append(found[-1])
+    return files
+
+
+def fit_operator_files(files: list[str | Path]) -> list[OpFit]:
+    """Fit the systems of the given tables (as listed by :func:`operator_files`: one GEMM and/or one
+    NCCL table per system folder ``<system>/{gemm/vllm,comm/nccl}/<version>/<table>.parquet``)."""
+    by_system: dict[str, dict[str, Path]] = {}
+    for f in map(Path, files):
+        system = f.parents[3].name
+        if system not in SYSTEMS:
+            raise ValueError(f"{f}: unknown aiconfigurator system {system!r} (known: {', '.join(sorted(SYSTEMS))})")
+        kind = "gemm" if f.name == "gemm_perf.parquet" else "nccl" if f.name == "nccl_perf.parquet" else None
+        if kind is None:
+            raise ValueError(f"{f}: not a gemm_perf.parquet or nccl_perf.parquet table")
+        by_system.setdefault(system, {})[kind] = f
+    fits = []
+    for system, tables in sorted(by_system.items()):
+        hw_id, family = SYSTEMS[system]
         factors: dict[str, float] = {}
         diag: dict[str, float] = {}
-        gemm = sorted(base.glob("gemm/vllm/*/gemm_perf.parquet"))
-        if gemm:
-            f, dg = fit_gemm(pl.read_parquet(gemm[-1]), hw_id)
-            factors.update(f)
-            diag.update(dg)
-        nccl = sorted(base.glob("comm/nccl/*/nccl_perf.parquet"))
-        if nccl:
-            f, dg = fit_nccl(pl.read_parquet(nccl[-1]), hw_id)
-            factors.update(f)
-            diag.update(dg)
+        for kind, fit in (("gemm", fit_gemm), ("nccl", fit_nccl)):
+            if kind in tables:
+                f, dg = fit(pl.read_parquet(tables[kind]), hw_id)
+                factors.update(f)
+                diag.update(dg)
         if factors:
             fits.append(OpFit(family=family, system=system, factors=factors, diagnostics=diag))
     return fits
+
+
+def fit_operator_priors(root: str | Path) -> list[OpFit]:
+    """Fit every system found under ``root`` (an aiconfigurator-layout folder)."""
+    return fit_operator_files(operator_files(root))
 
 
 def family_priors(fits: list[OpFit]) -> dict[str, dict[str, float]]:
@@ -132,3 +158,17 @@ def family_priors(fits: list[OpFit]) -> dict[str, dict[str, float]]:
         for k, v in f.factors.items():
             fam.setdefault(k, []).append(v)
     return {fam: {k: float(math.exp(np.mean(np.log(v)))) for k, v in d.items()} for fam, d in out.items()}
+
+
+def write_priors(path: str | Path, priors: dict[str, dict[str, float]], sources: list[str | Path] | None = None) -> Path:
+    """Write family priors (:func:`family_priors`) as JSON, atomically; ``sources`` (the tables they
+    were fitted from) are recorded alongside. Floats survive the round trip exactly."""
+    payload = {"priors": {fam: dict(sorted(d.items())) for fam, d in sorted(priors.items())},
+               "sources": [str(s) for s in (sources or [])]}
+    return atomic_write_text(path, json.dumps(payload, indent=1, sort_keys=True) + "\n")
+
+
+def read_priors(path: str | Path) -> dict[str, dict[str, float]]:
+    """Family priors written by :func:`write_priors`."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {fam: {k: float(v) for k, v in d.items()} for fam, d in data["priors"].items()}

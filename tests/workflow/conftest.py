@@ -1,20 +1,19 @@
-"""A throw-away copy of the project with a tiny grid and a small measurement set."""
+"""Throw-away copies of the project with a tiny grid and a small measurement set: one laid out
+like the repository (``make_project``), one that runs the shipped ``.test/`` configuration
+(``make_test_project``)."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from tests.conftest import ROOT
 
-#: rows kept per measured platform (two models each, so 2-fold CV by model works)
-SUBSET = {
-    "H100-SXM-80GB": ("llm-inference-bench.csv", ["meta-llama/Llama-2-7b-hf", "mistralai/Mistral-7B-v0.1"]),
-    "MI300X": ("llm-inference-bench.csv", ["meta-llama/Llama-2-7b-hf", "mistralai/Mistral-7B-v0.1"]),
-}
+#: the small measurement set shipped with the test configuration: two platforms x two models
+#: (so 2-fold cross-validation by model works)
+TEST_MEASUREMENTS = ROOT / ".test" / "calibration" / "measurements"
 
 CONFIG = """
 experiments: experiments
@@ -44,12 +43,28 @@ def make_project(dest: Path) -> Path:
     for f in ("smoke.yaml", "usecases.yaml"):
         shutil.copy(ROOT / "experiments" / f, dest / "experiments" / f)
     shutil.copytree(ROOT / "calibration" / "operators", dest / "calibration" / "operators")
-    for hw, (fname, models) in SUBSET.items():
-        df = pl.read_csv(ROOT / "calibration" / "measurements" / hw / fname, infer_schema=False)
-        out = dest / "calibration" / "measurements" / hw
-        out.mkdir(parents=True)
-        df.filter(pl.col("model").is_in(models)).write_csv(out / fname)
+    shutil.copytree(TEST_MEASUREMENTS, dest / "calibration" / "measurements")
     return dest
+
+
+def make_test_project(dest: Path) -> Path:
+    """Copy what ``snakemake --directory .test`` reads (workflow, profiles, the ``.test/`` config and
+    data, the smoke grid, kernel timings, templates) into ``dest``, without earlier results."""
+    dest.mkdir(parents=True)
+    shutil.copy(ROOT / "Snakefile", dest / "Snakefile")
+    for name in ("workflow", "profiles", "reports/templates", "calibration/operators"):
+        shutil.copytree(ROOT / name, dest / name)
+    shutil.copytree(ROOT / ".test", dest / ".test",
+                    ignore=shutil.ignore_patterns("results", "reports", ".snakemake"))
+    (dest / "experiments").mkdir()
+    for f in ("smoke.yaml", "usecases.yaml"):
+        shutil.copy(ROOT / "experiments" / f, dest / "experiments" / f)
+    return dest
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: needs more than this machine's Python (a Slurm cluster); "
+                                       "deselect with -m 'not slow'")
 
 
 @pytest.fixture

@@ -1,22 +1,46 @@
-# Calibration: one joint fit (hardware factors per platform, pooled per architecture family;
-# software factors per serving stack, shared across platforms), per-platform extracts that the
-# estimate shards read, cross-validation (by model and leave-one-source-out) and the merged file.
+# Calibration: kernel-timing priors (fitted once), one joint fit (hardware factors per platform,
+# pooled per architecture family; software factors per serving stack, shared across platforms),
+# per-platform extracts that the estimate shards read, cross-validation (by model and
+# leave-one-source-out) and the merged file.
+
+
+rule fit_operator_priors:
+    input:
+        tables=OPERATOR_TABLES,
+    output:
+        "results/calibration/operator_priors.json",
+    log:
+        "results/logs/fit_operator_priors.log",
+    benchmark:
+        "results/benchmarks/fit_operator_priors.tsv"
+    conda:
+        "../envs/genz.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        code=GENZ_FINGERPRINT,
+    script:
+        "../scripts/fit_operator_priors.py"
 
 
 rule fit_profiles:
     input:
         measurements=MEASUREMENT_FILES,
-        operators=OPERATOR_FILES,
+        priors="results/calibration/operator_priors.json",
     output:
         "results/calibration/fit.json",
-    params:
-        code=GENZ_FINGERPRINT,
-        operators=config.get("operators"),
-    threads: 1
     log:
         "results/logs/fit_profiles.log",
     benchmark:
         "results/benchmarks/fit_profiles.tsv"
+    conda:
+        "../envs/genz.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        code=GENZ_FINGERPRINT,
     script:
         "../scripts/fit_profiles.py"
 
@@ -26,12 +50,17 @@ rule fit_platform:
         fit="results/calibration/fit.json",
     output:
         "results/calibration/profiles/{platform}.json",
+    log:
+        "results/logs/fit_platform/{platform}.log",
+    localrule: True
+    conda:
+        "../envs/genz.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
     params:
         code=GENZ_FINGERPRINT,
         hardware=platform_name,
-    localrule: True
-    log:
-        "results/logs/fit_platform/{platform}.log",
     script:
         "../scripts/fit_platform.py"
 
@@ -39,19 +68,22 @@ rule fit_platform:
 rule validate_calibration:
     input:
         measurements=MEASUREMENT_FILES,
-        operators=OPERATOR_FILES,
+        priors="results/calibration/operator_priors.json",
     output:
         validation="results/calibration/validation.parquet",
         bands="results/calibration/bands.json",
-    params:
-        code=GENZ_FINGERPRINT,
-        folds=config["folds"],
-        operators=config.get("operators"),
-    threads: 2
     log:
         "results/logs/validate_calibration.log",
     benchmark:
         "results/benchmarks/validate_calibration.tsv"
+    conda:
+        "../envs/genz.yaml"
+    threads: 2
+    resources:
+        mem_mb=2000,
+    params:
+        code=GENZ_FINGERPRINT,
+        folds=config["folds"],
     script:
         "../scripts/validate_calibration.py"
 
@@ -62,10 +94,15 @@ rule merge_profiles:
         bands="results/calibration/bands.json",
     output:
         "results/calibration/profiles.json",
-    params:
-        code=GENZ_FINGERPRINT,
-    localrule: True
     log:
         "results/logs/merge_profiles.log",
+    localrule: True
+    conda:
+        "../envs/genz.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+    params:
+        code=GENZ_FINGERPRINT,
     script:
         "../scripts/merge_profiles.py"

@@ -5,6 +5,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from genz.calibrate import opcal
 from genz.pipeline import experiments as X
 from genz import pipeline as P
 from genz.errors import GenzError
@@ -18,15 +19,21 @@ START_TIME = time.time()
 GENZ_FINGERPRINT = P.fingerprint()
 
 try:
-    EXPERIMENTS = X.discover(config["experiments"], tuple(config.get("library", ["usecases.yaml"])))
+    EXPERIMENTS = X.discover(
+        config["experiments"], tuple(config.get("library", ["usecases.yaml"]))
+    )
     if config.get("include"):
         unknown = sorted(set(config["include"]) - set(EXPERIMENTS))
         if unknown:
-            raise GenzError(f"config include: unknown experiment(s) {', '.join(unknown)}; "
-                            f"available: {', '.join(EXPERIMENTS)}")
+            raise GenzError(
+                f"config include: unknown experiment(s) {', '.join(unknown)}; "
+                f"available: {', '.join(EXPERIMENTS)}"
+            )
         EXPERIMENTS = {k: v for k, v in EXPERIMENTS.items() if k in config["include"]}
     SPECS = {name: X.load(path) for name, path in EXPERIMENTS.items()}
-    SHARDS = {name: X.shards(spec, config["shard_size"]) for name, spec in SPECS.items()}
+    SHARDS = {
+        name: X.shards(spec, config["shard_size"]) for name, spec in SPECS.items()
+    }
     GRID_HARDWARE = {}
     for spec in SPECS.values():
         for hw in dict(spec.axes)["hardware"]:
@@ -42,9 +49,18 @@ MEASURED = {
     if d.is_dir() and any(d.glob("*.csv"))
 }
 PLATFORMS = sorted(set(GRID_HARDWARE) | set(MEASURED))
-MEASUREMENT_FILES = sorted(str(p) for d in MEASURED.values() for p in sorted(d.glob("*.csv")))
-OPERATOR_FILES = sorted(str(p) for p in Path(config.get("operators", "")).rglob("*.parquet")) \
-    if config.get("operators") else []
+MEASUREMENT_FILES = sorted(
+    str(p) for d in MEASURED.values() for p in sorted(d.glob("*.csv"))
+)
+# exactly the kernel-timing tables the operator-prior fit reads (none: the fit keeps the defaults)
+OPERATOR_TABLES = (
+    [str(p) for p in opcal.operator_files(config["operators"])]
+    if config.get("operators")
+    else []
+)
+REPORT_TEMPLATES = sorted(
+    str(p) for p in Path(config["templates"]).glob("*") if p.is_file()
+)
 
 
 wildcard_constraints:
@@ -68,7 +84,10 @@ REQUIREMENT_EXPERIMENTS = [n for n, s in SPECS.items() if s.requirements.get("en
 
 def requirement_paths(kind):
     """Outputs of the requirement search of every experiment that enables it."""
-    return [f"results/requirements/experiment={e}/{kind}.parquet" for e in REQUIREMENT_EXPERIMENTS]
+    return [
+        f"results/requirements/experiment={e}/{kind}.parquet"
+        for e in REQUIREMENT_EXPERIMENTS
+    ]
 
 
 def experiment_inputs(wildcards):
@@ -85,3 +104,10 @@ def platform_name(wildcards):
     if wildcards.platform in GRID_HARDWARE:
         return GRID_HARDWARE[wildcards.platform]
     return MEASURED[wildcards.platform].name
+
+
+def report_summary():
+    """The short summary printed when a run succeeds (genz.report.reporting.run_summary)."""
+    from genz.report.reporting import run_summary
+
+    return run_summary(config["warehouse"], config["reports"], time.time() - START_TIME)

@@ -1,4 +1,6 @@
 # Estimation: one job per shard (experiment x hardware x part of at most shard_size scenarios).
+# Rows that fail the output schema are written next to the shard's log (log: failures_*; an empty
+# table when none fail), and the job fails with pandera's report.
 
 
 rule estimate_shard:
@@ -8,13 +10,20 @@ rule estimate_shard:
     output:
         estimates="results/estimates/experiment={experiment}/hardware={hardware}/part-{part}.parquet",
         operators="results/operators/experiment={experiment}/hardware={hardware}/part-{part}.parquet",
+    log:
+        "results/logs/estimate_shard/{experiment}/{hardware}/part-{part}.log",
+        failures_estimates="results/logs/estimate_shard/{experiment}/{hardware}/part-{part}.estimates-failures.parquet",
+        failures_operators="results/logs/estimate_shard/{experiment}/{hardware}/part-{part}.operators-failures.parquet",
+    benchmark:
+        "results/benchmarks/estimate_shard/{experiment}/{hardware}/part-{part}.tsv"
+    conda:
+        "../envs/genz.yaml"
+    threads: 2
+    resources:
+        mem_mb=2000,
     params:
         code=GENZ_FINGERPRINT,
         schema=SCHEMA_VERSION,
         shard_size=config["shard_size"],
-    log:
-        "results/logs/estimate_shard/{experiment}/{hardware}/part-{part}.log",
-    benchmark:
-        "results/benchmarks/estimate_shard/{experiment}/{hardware}/part-{part}.tsv"
     script:
         "../scripts/estimate_shard.py"

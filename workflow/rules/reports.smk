@@ -4,20 +4,23 @@
 rule reports:
     input:
         warehouse=WAREHOUSE_STAMP,
-        templates=sorted(str(p) for p in Path("reports/templates").glob("*")),
+        templates=REPORT_TEMPLATES,
     output:
         report(directory(config["reports"]), htmlindex="index.html", category="Reports"),
+    log:
+        "results/logs/reports.log",
+    localrule: True
+    conda:
+        "../envs/genz.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
     params:
         code=GENZ_FINGERPRINT,
         db=config["warehouse"],
-    localrule: True
-    log:
-        "results/logs/reports.log",
     script:
         "../scripts/render_reports.py"
 
 
 onsuccess:
-    from genz.report.reporting import run_summary
-
-    print(run_summary(config["warehouse"], config["reports"], time.time() - START_TIME))
+    print(report_summary())

@@ -8,12 +8,17 @@ rule requirements:
     output:
         requirements="results/requirements/experiment={experiment}/requirements.parquet",
         deployments="results/requirements/experiment={experiment}/deployments.parquet",
-    params:
-        code=GENZ_FINGERPRINT,
-        schema=SCHEMA_VERSION,
     log:
         "results/logs/requirements/{experiment}.log",
     benchmark:
         "results/benchmarks/requirements/{experiment}.tsv"
+    conda:
+        "../envs/genz.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        code=GENZ_FINGERPRINT,
+        schema=SCHEMA_VERSION,
     script:
         "../scripts/requirements.py"

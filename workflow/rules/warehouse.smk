@@ -15,15 +15,20 @@ rule warehouse:
         deployments=requirement_paths("deployments"),
     output:
         stamp=WAREHOUSE_STAMP,
+    log:
+        "results/logs/warehouse.log",
+    benchmark:
+        "results/benchmarks/warehouse.tsv"
+    localrule: True
+    conda:
+        "../envs/genz.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
     params:
         code=GENZ_FINGERPRINT,
         schema=SCHEMA_VERSION,
         experiments=list(EXPERIMENTS),
         db=config["warehouse"],
-    localrule: True
-    log:
-        "results/logs/warehouse.log",
-    benchmark:
-        "results/benchmarks/warehouse.tsv"
     script:
         "../scripts/warehouse.py"

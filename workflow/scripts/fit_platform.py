@@ -3,9 +3,9 @@
 import sys
 
 sys.path.insert(0, str(__import__("pathlib").Path(snakemake.scriptdir)))  # noqa: F821
-from _log import to_log  # noqa: E402
+from _rule import setup  # noqa: E402
 
-to_log(snakemake)  # noqa: F821
+setup(snakemake)  # noqa: F821
 from genz.calibrate import calibration  # noqa: E402
 from genz.perf.profiles import load_profiles  # noqa: E402
 

@@ -3,12 +3,13 @@
 import sys
 
 sys.path.insert(0, str(__import__("pathlib").Path(snakemake.scriptdir)))  # noqa: F821
-from _log import to_log  # noqa: E402
+from _rule import setup  # noqa: E402
 
-to_log(snakemake)  # noqa: F821
-from genz.calibrate import calibration  # noqa: E402
+setup(snakemake)  # noqa: F821
+from genz.calibrate import calibration, opcal  # noqa: E402
 
-cal = calibration.fit_files(snakemake.input.measurements, operators=snakemake.params.operators)  # noqa: F821
+cal = calibration.fit_files(snakemake.input.measurements, operators=None,  # noqa: F821
+                            op_priors=opcal.read_priors(snakemake.input.priors))  # noqa: F821
 calibration.write_platform_profiles(cal, snakemake.output[0])  # noqa: F821
 print(f"{len(cal.profiles)} profiles from {cal.summary['rows']} rows, version {cal.summary['version']}",
       file=sys.stderr)
