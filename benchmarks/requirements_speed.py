@@ -8,7 +8,6 @@ and which resource binds most often.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import polars as pl
 
@@ -24,7 +23,7 @@ HARDWARE = ["H100-SXM-80GB", "H200-SXM-141GB", "B200-SXM-180GB", "GB200-NVL72", 
 
 def main() -> None:
     t0 = time.perf_counter()
-    res = search(MODELS, USE_CASES, HARDWARE, Path(__file__).parents[1] / "experiments" / "usecases.yaml")
+    res = search(MODELS, USE_CASES, HARDWARE, None)  # the shipped use-case library
     dt = time.perf_counter() - t0
     d = res["deployments"]
     r = res["requirements"]

@@ -94,11 +94,9 @@ def predict(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No summary on stderr."),
 ) -> None:
     """Predict every row of a scenario table."""
-    from .perf.predict import predict_frame
+    from .perf.predict import RENAMED_PREFIX, predict_frame
     from .perf.profiles import default_profiles
     from .perf.profiles import uncalibrated as uncal
-
-    from .perf.predict import RENAMED_PREFIX
 
     check_output(output)
     df = read_scenarios(input)
@@ -250,7 +248,8 @@ def requirements(
     model: list[str] = typer.Option(..., "--model", "-m", help="Model(s); repeat the option for several."),
     use_case: list[str] = typer.Option(..., "--use-case", "-u", help="Use case(s) from the library."),
     hardware: Optional[list[str]] = typer.Option(None, "--hardware", "-H", help="Platform(s) (default: main presets)."),
-    usecases: Path = typer.Option(Path("experiments/usecases.yaml"), "--usecases", help="Use-case library."),
+    usecases: Optional[Path] = typer.Option(None, "--usecases", help="Use-case library (default: the shipped "
+                                            "genz/data/usecases.yaml)."),
     max_devices: int = typer.Option(8, "--max-devices", help="Largest deployment (TP × PP) searched."),
     weight_dtype: str = typer.Option("bf16", "--weight-dtype", "-w"),
     kv_dtype: Optional[str] = typer.Option(None, "--kv-dtype"),
@@ -260,14 +259,10 @@ def requirements(
     profiles: Optional[Path] = typer.Option(None, "--profiles", help="Calibration profiles JSON."),
 ) -> None:
     """Cheapest deployment meeting each use case's SLO, and the minimum platform resources it needs."""
-    from .catalog.files import DATA_DIR
     from .perf.profiles import default_profiles
     from .report import report_cli
     from .requirements import search
 
-    if not usecases.exists():
-        packaged = DATA_DIR / "usecases.yaml"
-        usecases = packaged if packaged.exists() else usecases
     hw = hardware or ["H100-SXM-80GB", "H200-SXM-141GB", "B200-SXM-180GB", "A100-SXM-80GB", "MI300X", "Gaudi3"]
     res = search(model, use_case, hw, usecases, default_profiles(profiles), max_devices=max_devices,
                  weight_dtype=weight_dtype, kv_dtype=kv_dtype, framework=framework)

@@ -7,7 +7,7 @@ product::
     grid:
       model: [meta-llama/Llama-3.1-8B, meta-llama/Llama-3.1-70B]
       hardware: [H100-SXM-80GB, MI300X]
-      use_case: [chat, rag]                 # from experiments/usecases.yaml: lengths + SLOs
+      use_case: [chat, rag]                 # from the use-case library (genz/data/usecases.yaml): lengths + SLOs
       parallel: [{tp: 1}, {tp: 8}]          # a list of mappings sets several columns at once
       precision: [{weight_dtype: bf16}, {weight_dtype: fp8, kv_dtype: fp8}]
       batch_size: [1, 16, 64]
@@ -35,6 +35,7 @@ import polars as pl
 
 from ..catalog.files import DATA_DIR, load_yaml
 from ..catalog.hardware import get_hardware
+from ..catalog.usecases import PACKAGED as USECASES_PACKAGED
 from ..catalog.usecases import load_usecases
 from ..errors import GenzError
 from ..perf.scenarios import FLOAT_COLUMNS, INT_COLUMNS, STR_COLUMNS
@@ -91,7 +92,10 @@ def load(path: str | Path, usecases: str | Path | None = None) -> Experiment:
     name = str(spec.get("name") or path.stem)
     if not SLUG.match(name):
         raise GenzError(f"{path}: name '{name}' must match {SLUG.pattern} (lowercase, digits, . _ -)")
+    # the library: given, named by the spec, next to the experiment file, else the shipped one
     uc_path = Path(usecases) if usecases else path.parent / str(spec.get("usecases", "usecases.yaml"))
+    if not usecases and "usecases" not in spec and not uc_path.is_file():
+        uc_path = USECASES_PACKAGED
     axes = tuple((str(k), tuple(v)) for k, v in spec["grid"].items())
     for axis, values in axes:
         if axis in SCENARIO_COLUMNS or axis == "use_case":

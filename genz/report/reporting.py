@@ -335,7 +335,7 @@ def usecases_page(con) -> Page:
                                           id="usecase-latency")]))
     slo = _q(con, """SELECT DISTINCT use_case, input_tokens, output_tokens, slo_ttft_ms, slo_tpot_ms, slo_e2e_ms
                       FROM scenarios WHERE use_case IS NOT NULL ORDER BY use_case""")
-    secs.append(Section("Use cases and SLOs", "From experiments/usecases.yaml (sources in the file).",
+    secs.append(Section("Use cases and SLOs", "From the use-case library genz/data/usecases.yaml (sources in the file).",
                         tables=[table(slo, id="usecases")]))
     return Page("usecases.html", "Use-case comparison",
                 "How the request shape and its SLO change what a deployment delivers.", secs)

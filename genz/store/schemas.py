@@ -239,7 +239,7 @@ class RequirementFrame(pa.DataFrameModel):
         "true for the resource with the highest finite ratio of this model x use case x platform; no row is true "
         "when every resource is unattainable"))
     model: str = pa.Field(description="model id of the deployment")
-    use_case: str = pa.Field(description="use case name from experiments/usecases.yaml")
+    use_case: str = pa.Field(description="use case name from the use-case library (genz/data/usecases.yaml)")
     hardware: str = pa.Field(description="platform id of the deployment")
     tp: pl.Int64 = pa.Field(nullable=True, description="tensor-parallel degree of the deployment")
     pp: pl.Int64 = pa.Field(nullable=True, description="pipeline-parallel degree of the deployment")
@@ -269,7 +269,7 @@ class DeploymentFrame(PredictionColumns):
     weight_dtype: str = pa.Field(nullable=True, description="weight precision (bf16, fp8, int4, ...)")
     kv_dtype: str = pa.Field(nullable=True, description="KV-cache precision")
     framework: str = pa.Field(nullable=True, description="serving stack of the deployment")
-    use_case: str = pa.Field(description="use case name from experiments/usecases.yaml")
+    use_case: str = pa.Field(description="use case name from the use-case library (genz/data/usecases.yaml)")
     slo_ttft_ms: pl.Float64 = pa.Field(nullable=True, description="SLO on time to first token, ms (null: none)")
     slo_tpot_ms: pl.Float64 = pa.Field(nullable=True, description="SLO on time per output token, ms (null: none)")
     slo_e2e_ms: pl.Float64 = pa.Field(nullable=True, description="SLO on end-to-end latency, ms (null: none)")

@@ -123,7 +123,7 @@ def test_requirement_is_the_slo_boundary():
 def test_deployment_search_picks_a_deployment_meeting_the_slo():
     from genz.requirements import search
 
-    res = search(["meta-llama/Llama-3.1-8B"], ["chat"], ["H100-SXM-80GB"], ROOT / "experiments" / "usecases.yaml",
+    res = search(["meta-llama/Llama-3.1-8B"], ["chat"], ["H100-SXM-80GB"], None,
                  uncalibrated())
     d = res["deployments"].row(0, named=True)
     assert d["meets_slo"] and d["ttft_ms"] <= d["slo_ttft_ms"] and d["tpot_ms"] <= d["slo_tpot_ms"]
@@ -139,7 +139,7 @@ def test_a_model_that_fits_nowhere_reports_the_memory_it_lacks():
     and memory capacity binds; compute, bandwidths and latency alone cannot help (∞, never binding)."""
     from genz.requirements import search
 
-    res = search(["deepseek-ai/DeepSeek-V3"], ["chat"], ["H100-SXM-80GB"], ROOT / "experiments" / "usecases.yaml",
+    res = search(["deepseek-ai/DeepSeek-V3"], ["chat"], ["H100-SXM-80GB"], None,
                  uncalibrated())
     d = res["deployments"].row(0, named=True)
     assert (d["tp"], d["pp"], d["batch_size"]) == (8, 1, 1) and d["status"].startswith("does_not_fit")

@@ -40,7 +40,7 @@ def make_project(dest: Path) -> Path:
     (dest / "config" / "config.yaml").write_text(CONFIG)
     shutil.copytree(ROOT / "reports" / "templates", dest / "reports" / "templates")
     (dest / "experiments").mkdir()
-    for f in ("smoke.yaml", "usecases.yaml"):
+    for f in ("smoke.yaml",):  # the use-case library ships with genz
         shutil.copy(ROOT / "experiments" / f, dest / "experiments" / f)
     shutil.copytree(ROOT / "calibration" / "operators", dest / "calibration" / "operators")
     shutil.copytree(TEST_MEASUREMENTS, dest / "calibration" / "measurements")
@@ -57,7 +57,7 @@ def make_test_project(dest: Path) -> Path:
     shutil.copytree(ROOT / ".test", dest / ".test",
                     ignore=shutil.ignore_patterns("results", "reports", ".snakemake"))
     (dest / "experiments").mkdir()
-    for f in ("smoke.yaml", "usecases.yaml"):
+    for f in ("smoke.yaml",):  # the use-case library ships with genz
         shutil.copy(ROOT / "experiments" / f, dest / "experiments" / f)
     return dest
 
