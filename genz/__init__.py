@@ -16,5 +16,14 @@ from .catalog.hardware import get_hardware
 from .catalog.zoo import get_model
 from .errors import GenzError
 
-__all__ = ["predict", "estimate", "operator_table", "models_table", "hardware_table", "get_model",
-           "get_hardware", "GenzError", "__version__"]
+__all__ = [
+           "GenzError",
+           "__version__",
+           "estimate",
+           "get_hardware",
+           "get_model",
+           "hardware_table",
+           "models_table",
+           "operator_table",
+           "predict",
+]

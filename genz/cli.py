@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -89,7 +88,7 @@ def read_scenarios(path: Path):
 def predict(
     input: Path = typer.Argument(..., help="Scenario table (CSV; columns: docs/reference.md §2)."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write IN's columns plus predictions."),
-    profiles: Optional[Path] = typer.Option(None, "--profiles", help="Calibration profiles JSON."),
+    profiles: Path | None = typer.Option(None, "--profiles", help="Calibration profiles JSON."),
     uncalibrated: bool = typer.Option(False, "--uncalibrated", help="Ignore calibration; use datasheet defaults."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No summary on stderr."),
 ) -> None:
@@ -126,15 +125,15 @@ def estimate(
     dp: int = typer.Option(1, "--dp", help="Data-parallel replicas."),
     cp: int = typer.Option(1, "--cp", help="Context (sequence) parallel degree for long prompts."),
     weight_dtype: str = typer.Option("bf16", "--weight-dtype", "-w", help="bf16, fp16, fp8, int8, int4, fp4."),
-    act_dtype: Optional[str] = typer.Option(None, "--act-dtype", help="Default: the weight dtype for float formats (bf16, fp8, fp4); bf16 for weight-only integer formats (awq, gptq, int4, int8)."),
-    kv_dtype: Optional[str] = typer.Option(None, "--kv-dtype", help="Default: activation dtype."),
-    framework: Optional[str] = typer.Option(None, "--framework", "-f", help="vLLM, TensorRT-LLM, SGLang, ..."),
-    chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Chunked-prefill tokens per iteration."),
-    draft_model: Optional[str] = typer.Option(None, "--draft-model", help="Speculative decoding draft (or mtp/eagle)."),
-    spec_tokens: Optional[int] = typer.Option(None, "--spec-tokens", help="Draft tokens per step (γ)."),
-    acceptance_rate: Optional[float] = typer.Option(None, "--acceptance-rate", help="Per-token acceptance (α)."),
+    act_dtype: str | None = typer.Option(None, "--act-dtype", help="Default: the weight dtype for float formats (bf16, fp8, fp4); bf16 for weight-only integer formats (awq, gptq, int4, int8)."),
+    kv_dtype: str | None = typer.Option(None, "--kv-dtype", help="Default: activation dtype."),
+    framework: str | None = typer.Option(None, "--framework", "-f", help="vLLM, TensorRT-LLM, SGLang, ..."),
+    chunk_size: int | None = typer.Option(None, "--chunk-size", help="Chunked-prefill tokens per iteration."),
+    draft_model: str | None = typer.Option(None, "--draft-model", help="Speculative decoding draft (or mtp/eagle)."),
+    spec_tokens: int | None = typer.Option(None, "--spec-tokens", help="Draft tokens per step (γ)."),
+    acceptance_rate: float | None = typer.Option(None, "--acceptance-rate", help="Per-token acceptance (α)."),
     ops: bool = typer.Option(False, "--ops", help="Show the per-operator table."),
-    profiles: Optional[Path] = typer.Option(None, "--profiles", help="Calibration profiles JSON."),
+    profiles: Path | None = typer.Option(None, "--profiles", help="Calibration profiles JSON."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Predict one scenario and print a readable summary."""
@@ -193,14 +192,14 @@ def _measurement_files(paths: list[Path] | None) -> list[Path]:
 
 @app.command()
 def calibrate(
-    measurements: Optional[list[Path]] = typer.Argument(None, help="Measurement CSVs or folders "
+    measurements: list[Path] | None = typer.Argument(None, help="Measurement CSVs or folders "
                                                         "(default: calibration/measurements/)."),
     output: Path = typer.Option(Path("genz-profiles.json"), "-o", "--output",
                                 help="Profiles JSON to write (atomically); use it with --profiles PATH or "
                                      "GENZ_PROFILES=PATH. The pipeline's own file is never touched."),
-    operators: Optional[Path] = typer.Option(None, "--operators", help="Kernel-timing tables "
+    operators: Path | None = typer.Option(None, "--operators", help="Kernel-timing tables "
                                              "(default: calibration/operators/aiconfigurator if present)."),
-    validation: Optional[Path] = typer.Option(None, "--validation", help="Also write out-of-fold predictions "
+    validation: Path | None = typer.Option(None, "--validation", help="Also write out-of-fold predictions "
                                               "(parquet or csv)."),
     folds: int = typer.Option(5, "--folds", help="Cross-validation folds (grouped by model)."),
     no_cv: bool = typer.Option(False, "--no-cv", help="Fit only; no cross-validation, no bands."),
@@ -224,11 +223,11 @@ def calibrate(
 
 @app.command()
 def validate(
-    measurements: Optional[list[Path]] = typer.Argument(None, help="Measurement CSVs or folders "
+    measurements: list[Path] | None = typer.Argument(None, help="Measurement CSVs or folders "
                                                         "(default: calibration/measurements/)."),
-    operators: Optional[Path] = typer.Option(None, "--operators", help="Kernel-timing tables."),
+    operators: Path | None = typer.Option(None, "--operators", help="Kernel-timing tables."),
     folds: int = typer.Option(5, "--folds", help="Cross-validation folds (grouped by model)."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write out-of-fold predictions here."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write out-of-fold predictions here."),
     workers: int = typer.Option(2, "--workers", help="Processes for cross-validation."),
 ) -> None:
     """Cross-validate the calibration by model and print error tables (nothing else is written)."""
@@ -247,16 +246,16 @@ def validate(
 def requirements(
     model: list[str] = typer.Option(..., "--model", "-m", help="Model(s); repeat the option for several."),
     use_case: list[str] = typer.Option(..., "--use-case", "-u", help="Use case(s) from the library."),
-    hardware: Optional[list[str]] = typer.Option(None, "--hardware", "-H", help="Platform(s) (default: main presets)."),
-    usecases: Optional[Path] = typer.Option(None, "--usecases", help="Use-case library (default: the shipped "
+    hardware: list[str] | None = typer.Option(None, "--hardware", "-H", help="Platform(s) (default: main presets)."),
+    usecases: Path | None = typer.Option(None, "--usecases", help="Use-case library (default: the shipped "
                                             "genz/data/usecases.yaml)."),
     max_devices: int = typer.Option(8, "--max-devices", help="Largest deployment (TP × PP) searched."),
     weight_dtype: str = typer.Option("bf16", "--weight-dtype", "-w"),
-    kv_dtype: Optional[str] = typer.Option(None, "--kv-dtype"),
-    framework: Optional[str] = typer.Option(None, "--framework", "-f"),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write deployments + requirements (parquet "
+    kv_dtype: str | None = typer.Option(None, "--kv-dtype"),
+    framework: str | None = typer.Option(None, "--framework", "-f"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write deployments + requirements (parquet "
                                           "or csv; requirements go to <name>.requirements.<ext>)."),
-    profiles: Optional[Path] = typer.Option(None, "--profiles", help="Calibration profiles JSON."),
+    profiles: Path | None = typer.Option(None, "--profiles", help="Calibration profiles JSON."),
 ) -> None:
     """Cheapest deployment meeting each use case's SLO, and the minimum platform resources it needs."""
     from .perf.profiles import default_profiles
@@ -278,7 +277,7 @@ def requirements(
 
 @app.command()
 def sql(
-    query: Optional[str] = typer.Argument(None, help="SQL to run; without it, statements are read from standard "
+    query: str | None = typer.Argument(None, help="SQL to run; without it, statements are read from standard "
                                           "input, one per line or separated by ';'."),
     db: Path = typer.Option(Path("results/warehouse.duckdb"), "--db", help="Warehouse to open (read-only)."),
     csv: bool = typer.Option(False, "--csv", help="Print CSV instead of a table."),

@@ -227,7 +227,7 @@ def write_env(path: str, device: torch.device, device_name: str, hw_id: str, arg
     import transformers
 
     lines = [
-        f"date_utc: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
+        f"date_utc: {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}",
         f"command: {' '.join(sys.argv)}",
         f"args: {vars(args)}",
         f"python: {sys.version.split()[0]}",
@@ -537,7 +537,7 @@ def main() -> int:
     gemm_m = SMOKE_GEMM_M if args.smoke else FULL_GEMM_M
     gemm_nk = SMOKE_GEMM_NK if args.smoke else FULL_GEMM_NK
 
-    date = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    date = dt.datetime.now(dt.UTC).date().isoformat()
     smoke_note = ", SMOKE TEST - not a measurement" if args.smoke else ""
     common_row = dict(
         source=f"genz device run (benchmarks/device/measure_gpu.py, {date}{smoke_note})",

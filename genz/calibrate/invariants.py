@@ -580,7 +580,7 @@ def predict_scenarios(scenarios: list[tuple], profiles=None) -> pl.DataFrame:
     for i, sc in enumerate(scenarios):
         for k, v in sc:
             data[k][i] = None if v is None else str(v)
-    frame = pl.DataFrame(data, schema={c: pl.String for c in cols})
+    frame = pl.DataFrame(data, schema=dict.fromkeys(cols, pl.String))
     variants = sorted({h for h in frame.get_column("hardware").to_list() if VARIANT_SEP in h})
     with tempfile.TemporaryDirectory(prefix="genz-invariants-") as tmp:
         if variants:

@@ -130,7 +130,7 @@ def reference_stacks() -> list[str]:
 
 
 def _base_of(stack: str) -> str:
-    return str((frameworks().get(stack.split("@")[0]) or {}).get("variant_of", ""))
+    return str((frameworks().get(stack.split("@", maxsplit=1)[0]) or {}).get("variant_of", ""))
 
 
 # ----------------------------------------------------------------------------------------------

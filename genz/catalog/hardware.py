@@ -140,7 +140,7 @@ def _index() -> dict[str, Path]:
     return idx
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(path: Path) -> Hardware:
     return from_dict(load_yaml(path), str(path))  # type: ignore[arg-type]
 

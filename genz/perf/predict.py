@@ -341,8 +341,8 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         lo, hi = profiles.band_rows(prof_idx, metric_here, inp, spec)
         band_lo[sel] = lo
         band_hi[sel] = hi
-        for m in m_lo:
-            m_lo[m][sel], m_hi[m][sel] = profiles.band_rows(prof_idx, np.full(len(sel), m, dtype=object), inp, spec)
+        for m, lo_arr in m_lo.items():
+            lo_arr[sel], m_hi[m][sel] = profiles.band_rows(prof_idx, np.full(len(sel), m, dtype=object), inp, spec)
 
     cols: dict[str, np.ndarray] = {}
     if "metric" in df.columns:
@@ -453,7 +453,7 @@ def operators_frame(df: pl.DataFrame, profiles: ProfileSet | None = None,
                     bound=pl.Series(np.broadcast_to(np.asarray(d["bound"]), (n,)).astype(str)),
                 ))
     if not frames:
-        return pl.DataFrame(schema={**{k: pl.String for k in keys}, "phase": pl.String, "layer_group": pl.String,
+        return pl.DataFrame(schema={**dict.fromkeys(keys, pl.String), "phase": pl.String, "layer_group": pl.String,
                                     "operator": pl.String,
                                     "kind": pl.String, "layers": pl.Float64, "gflops": pl.Float64,
                                     "gbytes": pl.Float64, "net_gbytes": pl.Float64, "time_ms": pl.Float64,
@@ -461,4 +461,4 @@ def operators_frame(df: pl.DataFrame, profiles: ProfileSet | None = None,
     return pl.concat(frames, how="vertical")
 
 
-__all__ = ["predict_frame", "predict_one", "build_inputs", "engine_inputs", "operators_frame", "Estimate", "Efficiency", "DEFAULT"]
+__all__ = ["DEFAULT", "Efficiency", "Estimate", "build_inputs", "engine_inputs", "operators_frame", "predict_frame", "predict_one"]

@@ -173,7 +173,7 @@ class ProfileSet:
             return self.stacks[f"{framework}@{family}"], ""
         from ..catalog.frameworks import frameworks
 
-        base = str(frameworks().get(framework.split("@")[0], {}).get("variant_of", ""))
+        base = str(frameworks().get(framework.split("@", maxsplit=1)[0], {}).get("variant_of", ""))
         if base and base in self.stacks:
             return self.stacks[base], f"stack {framework} not measured: {base} used"
         ref = self.stacks.get("generic", REFERENCE_STACK)

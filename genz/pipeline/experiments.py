@@ -145,7 +145,7 @@ def _axis_frame(axis: str, values: tuple, usecases: dict[str, dict] | None) -> p
         label = [json.dumps(v, sort_keys=True, separators=(",", ":")) for v in values]
         data = {k: [None if v.get(k) is None else str(v.get(k)) for v in values] for k in keys}
         return pl.DataFrame({f"axis_{axis}": label, **data}, schema={f"axis_{axis}": pl.String,
-                                                                     **{k: pl.String for k in keys}})
+                                                                     **dict.fromkeys(keys, pl.String)})
     return pl.DataFrame({axis: [str(v) for v in values]}, schema={axis: pl.String})
 
 

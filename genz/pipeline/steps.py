@@ -145,7 +145,7 @@ def requirements_for_experiment(spec: str | Path, profiles_path: str | Path, out
     if exp.usecases_path is None or "use_case" not in axes:
         raise ValueError(f"{spec}: requirements need a use_case axis (SLOs come from the use-case library)")
     resources = tuple(exp.requirements.get("resources") or RESOURCES)
-    fw = [str(f) for f in axes.get("framework", [None])][0]
+    fw = str(next(iter(axes.get("framework", [None]))))
     res = search([str(m) for m in axes["model"]], [str(u) for u in axes["use_case"]],
                  [str(h) for h in axes["hardware"]], exp.usecases_path, load_profiles(profiles_path),
                  max_devices=max_devices, resources=resources, framework=fw)

@@ -125,7 +125,7 @@ def calibration_note(label: str, hardware: str) -> str:
         return (f"{hardware} is NOT calibrated: no measurement of it or of its architecture family; "
                 "its hardware factors are priors")
     if label.startswith("inherited"):
-        src = label.split(":")[0].removeprefix("inherited from ")
+        src = label.split(":", maxsplit=1)[0].removeprefix("inherited from ")
         return f"{hardware} is not measured itself: hardware factors inherited from {src} (same family)"
     if label.startswith("calibrated"):
         return f"{hardware}'s hardware factors are fitted to its own measurements"

@@ -740,7 +740,7 @@ def render(db_path: str | Path, out_dir: str | Path, templates: str | Path | Non
     out_dir = Path(out_dir)
     templates = Path(templates) if templates else TEMPLATES
     env = _env(templates)
-    generated = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     con = connect(db_path)
     try:
         pages = [b(con) for b in BUILDERS]

@@ -11,7 +11,6 @@ import polars as pl
 import pytest
 
 
-
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "genz", *args], capture_output=True, text=True, cwd=cwd,
                           timeout=120)
@@ -33,7 +32,7 @@ def test_models_csv_has_contract_columns():
     header = lines[0].split(",")
     for c in ("model", "architecture", "params_total", "params_active", "kv_bytes_per_token"):
         assert c in header
-    row = [r for r in lines if r.startswith("meta-llama/Llama-2-7b-hf,")][0].split(",")
+    row = next(r for r in lines if r.startswith("meta-llama/Llama-2-7b-hf,")).split(",")
     assert int(row[header.index("kv_bytes_per_token")]) == 524288
 
 

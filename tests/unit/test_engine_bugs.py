@@ -369,7 +369,7 @@ def sweep() -> pl.DataFrame:
     prompt and batch lines where the batch runs in waves (a longer prompt lowers the concurrency
     one request at a time there; 1-token outputs are the prefill-dominated extreme)."""
     rows = [dict(model=m, hardware=h, input_tokens=L, output_tokens=o, batch_size=b)
-            for m, ctx in _MODELS.items() for h in _HW for L in _PROMPTS if L + 64 <= ctx
+            for m, ctx in _MODELS.items() for h in _HW for L in _PROMPTS if ctx >= L + 64
             for o in (1, 64) for b in _BATCHES]
     dense = [("meta-llama/Llama-3.1-8B", "L4-24GB"), ("google/gemma-2-9b", "A100-SXM-40GB")]
     rows += [dict(model=m, hardware=h, input_tokens=L, output_tokens=o, batch_size=b)
@@ -384,8 +384,8 @@ def test_ttft_and_e2e_never_fall_as_batch_or_prompt_grows(sweep, along):
     assert sweep.height > 1000
     assert (sweep["concurrency"] < sweep["batch_size"]).sum() > 100  # waves are exercised
     bad = []
-    for key, g in sweep.group_by([k for k in _KEYS if k != along]):
-        g = g.sort(along)
+    for key, grp in sweep.group_by([k for k in _KEYS if k != along]):
+        g = grp.sort(along)
         for col in ("ttft_ms", "e2e_latency_ms"):
             v = g[col].to_numpy()
             for i in np.nonzero(np.diff(v) < -1e-9 * v[1:])[0]:

@@ -12,7 +12,6 @@ from genz.perf.engine import expected_tokens_per_step
 from genz.perf.predict import predict_frame
 from genz.perf.profiles import uncalibrated
 from genz.requirements import bisect_requirement, meets_slo, platform_requirements
-from tests.conftest import ROOT
 
 GB = 1e9
 

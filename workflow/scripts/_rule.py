@@ -23,7 +23,7 @@ def setup(snakemake, threads: int | None = None) -> None:
     for var in THREAD_VARS:
         os.environ[var] = str(n)
     if snakemake.log:
-        sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115
+        sys.stderr = open(snakemake.log[0], "w", buffering=1)
     late = sorted(m for m in ("polars", "numpy") if m in sys.modules)
     if late:
         print(f"warning: {', '.join(late)} imported before the thread limits were set", file=sys.stderr)

@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir)))  # noqa: F821
-from _rule import setup  # noqa: E402
+from _rule import setup
 
 setup(snakemake)  # noqa: F821
 from genz.report import reporting  # noqa: E402

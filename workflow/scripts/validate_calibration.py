@@ -3,7 +3,7 @@
 import sys
 
 sys.path.insert(0, str(__import__("pathlib").Path(snakemake.scriptdir)))  # noqa: F821
-from _rule import setup  # noqa: E402
+from _rule import setup
 
 # the folds run in `threads` worker processes: one thread each
 setup(snakemake, threads=1)  # noqa: F821
