@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,7 +119,7 @@ def operator_files(root: str | Path) -> list[Path]:
     return files
 
 
-def fit_operator_files(files: list[str | Path]) -> list[OpFit]:
+def fit_operator_files(files: Sequence[str | Path]) -> list[OpFit]:
     """Fit the systems of the given tables (as listed by :func:`operator_files`: one GEMM and/or one
     NCCL table per system folder ``<system>/{gemm/vllm,comm/nccl}/<version>/<table>.parquet``)."""
     by_system: dict[str, dict[str, Path]] = {}
@@ -137,8 +138,8 @@ def fit_operator_files(files: list[str | Path]) -> list[OpFit]:
         diag: dict[str, float] = {}
         for kind, fit in (("gemm", fit_gemm), ("nccl", fit_nccl)):
             if kind in tables:
-                f, dg = fit(pl.read_parquet(tables[kind]), hw_id)
-                factors.update(f)
+                fitted, dg = fit(pl.read_parquet(tables[kind]), hw_id)
+                factors.update(fitted)
                 diag.update(dg)
         if factors:
             fits.append(OpFit(family=family, system=system, factors=factors, diagnostics=diag))

@@ -16,10 +16,8 @@ from ..errors import GenzError
 PACKAGE_DIR = Path(__file__).parent.parent
 DATA_DIR = PACKAGE_DIR / "data"
 
-try:  # libyaml is ~10x faster than the pure-Python loader
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader  # type: ignore[misc]
+# libyaml is ~10x faster than the pure-Python loader
+_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_yaml(path: Path) -> object:

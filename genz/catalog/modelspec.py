@@ -1,4 +1,4 @@
-"""Model architecture specs and the Hugging Face ``config.json`` parser.
+"""Model architecture specs, and :func:`from_hf_config`, the entry to the ``config.json`` adapters.
 
 A model is a stack of decoder layers. Layers that are identical in cost are grouped into
 :class:`LayerClass` entries with a count, so a hybrid like Jamba (attention/Mamba × dense/MoE)
@@ -8,13 +8,13 @@ of a model is a sum over classes of ``count × per-layer cost``.
 Each layer has a token mixer (:class:`Attention` for MHA/GQA/MQA/sliding-window/MLA, or
 :class:`Mamba` for Mamba-1/2 SSM layers) and a feed-forward block (:class:`FFN`, dense or MoE).
 
-:func:`from_hf_config` turns a ``config.json`` dict into a :class:`ModelSpec`; the model zoo
-files in ``genz/data/models`` are such configs plus their citation.
+:func:`from_hf_config` turns a ``config.json`` dict into a :class:`ModelSpec` through one adapter
+per model family (:mod:`genz.catalog.adapters`); the model zoo files in ``genz/data/models`` are
+such configs plus their citation.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -319,350 +319,30 @@ class ModelSpec:
 
 
 # --------------------------------------------------------------------------------------------
-# Hugging Face config.json parser
+# Hugging Face config.json
 # --------------------------------------------------------------------------------------------
-
-#: model types whose MLP is gated (SwiGLU / GeGLU: gate, up, down)
-_GATED = {
-    "llama", "mistral", "mixtral", "qwen", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma",
-    "gemma2", "gemma3", "gemma3_text", "phi3", "deepseek_v2", "deepseek_v3", "dbrx", "grok-1",
-    "grok", "jamba", "llama4", "llama4_text", "deci", "aquila", "internlm", "internlm2",
-    "granite", "olmo", "olmo2", "cohere", "yi", "baichuan", "exaone", "gpt_oss", "minicpm",
-    "stablelm", "bamba", "nemotron_h", "phimoe", "arctic", "qwen2_vl", "mistral3", "ernie4_5",
-    "ernie4_5_moe", "glm", "glm4", "glm4_moe", "hunyuan", "seed_oss", "smollm3",
-}
-#: model types whose MLP is plain (up, act, down)
-_PLAIN = {"gpt_j", "gptj", "bloom", "opt", "falcon", "gpt_neox", "gpt2", "starcoder2", "gpt_bigcode",
-          "mpt", "phi", "codegen", "RefinedWeb", "RefinedWebModel", "nemotron"}
-#: model types whose config default ties the LM head to the embedding
-_TIED_DEFAULT = {"gemma", "gemma2", "gemma3", "gemma3_text", "opt", "bloom", "falcon", "mamba",
-                 "mamba2", "falcon_mamba", "gpt2", "gpt_bigcode", "starcoder2", "mpt", "RefinedWeb",
-                 "RefinedWebModel"}
-
-SUPPORTED_MODEL_TYPES = sorted(_GATED | _PLAIN | {"mamba", "mamba2", "falcon_mamba"})
-
-
-def _first(cfg: dict, *keys: str, default: Any = None) -> Any:
-    for k in keys:
-        v = cfg.get(k)
-        if v is not None:
-            return v
-    return default
-
-
-def _req(cfg: dict, where: str, *keys: str) -> int:
-    v = _first(cfg, *keys)
-    if v is None:
-        raise GenzError(f"{where}: config.json lacks '{keys[0]}' (also tried {', '.join(keys[1:]) or '-'})")
-    return int(v)
-
-
-def _group(per_layer: list[LayerClass]) -> tuple[LayerClass, ...]:
-    """Merge identical consecutive-or-not layers into classes with counts (order of first use)."""
-    out: list[LayerClass] = []
-    for lc in per_layer:
-        for i, o in enumerate(out):
-            if o.mixer == lc.mixer and o.ffn == lc.ffn and o.norms == lc.norms:
-                out[i] = replace(o, count=o.count + lc.count)
-                break
-        else:
-            out.append(lc)
-    return tuple(out)
-
-
-#: transformers' config-class defaults for keys that configs may omit (they list non-defaults only)
-_TYPE_DEFAULTS: dict[str, dict[str, Any]] = {
-    # transformers Gemma3TextConfig
-    "gemma3_text": dict(vocab_size=262208, hidden_size=2304, intermediate_size=9216, num_hidden_layers=26,
-                        num_attention_heads=8, num_key_value_heads=4, head_dim=256, sliding_window=4096,
-                        sliding_window_pattern=6, max_position_embeddings=131072, tie_word_embeddings=True),
-    # transformers Gemma2Config
-    "gemma2": dict(vocab_size=256000, hidden_size=2304, intermediate_size=9216, num_hidden_layers=26,
-                   num_attention_heads=8, num_key_value_heads=4, head_dim=256, sliding_window=4096,
-                   max_position_embeddings=8192, tie_word_embeddings=True),
-    # transformers Llama4TextConfig
-    "llama4_text": dict(vocab_size=202048, hidden_size=5120, intermediate_size=8192, intermediate_size_mlp=16384,
-                        num_hidden_layers=48, num_attention_heads=40, num_key_value_heads=8, head_dim=128,
-                        num_experts_per_tok=1, num_local_experts=16, interleave_moe_layer_step=1,
-                        attention_chunk_size=8192, max_position_embeddings=4096 * 32),
-}
-
-
-def _unwrap(cfg: dict) -> dict:
-    """Multimodal checkpoints keep the language model under ``text_config``/``llm_config``."""
-    for key in ("text_config", "llm_config", "language_config"):
-        sub = cfg.get(key)
-        if isinstance(sub, dict) and _first(sub, "hidden_size", "d_model") is not None:
-            merged = dict(sub)
-            merged.setdefault("tie_word_embeddings", cfg.get("tie_word_embeddings"))
-            if "model_type" not in sub or not sub["model_type"]:
-                merged["model_type"] = cfg.get("model_type", "")
-            return _with_defaults(merged)
-        if isinstance(sub, dict) and sub.get("model_type") in _TYPE_DEFAULTS:
-            merged = dict(sub)
-            if merged.get("tie_word_embeddings") is None and cfg.get("tie_word_embeddings") is not None:
-                merged["tie_word_embeddings"] = cfg["tie_word_embeddings"]
-            return _with_defaults(merged)
-    return _with_defaults(cfg)
-
-
-def _with_defaults(cfg: dict) -> dict:
-    """Fill keys a config omits with its transformers config class's defaults."""
-    mt = str(cfg.get("model_type", "")).lower()
-    defaults = _TYPE_DEFAULTS.get(mt)
-    if not defaults:
-        return cfg
-    out = dict(defaults)
-    out.update({k: v for k, v in cfg.items() if v is not None or k not in defaults})
-    return out
 
 
 def from_hf_config(cfg: dict, model_id: str = "custom", **meta: Any) -> ModelSpec:
     """Build a :class:`ModelSpec` from a Hugging Face ``config.json`` dictionary.
 
-    Understands llama, mistral, mixtral, qwen2/2-moe/3/3-moe, gemma/2/3, phi3, deepseek_v2/v3,
-    llama4, dbrx, grok, deci, mamba, mamba2, falcon_mamba, jamba, falcon, gpt_j, gpt_neox,
-    bloom, opt, starcoder2, gpt_oss and llama-like configs of other types. An unknown
-    ``model_type`` is read as a llama-like decoder when it has the usual keys.
+    Dispatches on ``model_type`` to one adapter per family (:mod:`genz.catalog.adapters`):
+    llama, mistral, mixtral, qwen2/2-moe/3/3-moe, gemma/2/3, phi3, deepseek_v2/v3, llama4, dbrx,
+    grok, deci, mamba, mamba2, falcon_mamba, jamba, falcon, gpt_j, gpt_neox, bloom, opt,
+    starcoder2, gpt_oss and llama-like configs of other types. An unknown ``model_type`` is read
+    as a llama-like decoder when it has the usual keys. ``meta`` (aliases, source, notes) is
+    attached to the spec.
     """
     if not isinstance(cfg, dict):
         raise GenzError(f"{model_id}: config must be a mapping, got {type(cfg).__name__}")
-    raw = cfg
-    cfg = _unwrap(cfg)
-    mt = str(_first(cfg, "model_type", default="") or "").lower()
-    arch = " ".join(_first(raw, "architectures", default=[]) or [])
-    if not mt and "Mamba" in arch:
-        mt = "mamba"
-    if not mt and "ssm_cfg" in cfg:
-        mt = "mamba2"
-    if not mt and "Grok" in arch:
-        mt = "grok"
-    where = f"{model_id} ({mt or 'unknown model_type'})"
+    from .adapters import parse  # the adapters build the classes above
 
-    if mt in ("mamba", "falcon_mamba", "mamba2"):
-        return _parse_mamba(cfg, mt, model_id, where, meta)
-
-    hidden = _req(cfg, where, "hidden_size", "n_embd", "d_model", "n_embed")
-    n_layers = _req(cfg, where, "num_hidden_layers", "n_layer", "n_layers", "num_layers")
-    vocab = _req(cfg, where, "vocab_size", "padded_vocab_size")
-    attn_cfg = cfg.get("attn_config") if isinstance(cfg.get("attn_config"), dict) else {}
-    ffn_cfg = cfg.get("ffn_config") if isinstance(cfg.get("ffn_config"), dict) else {}
-    heads = _req(cfg, where, "num_attention_heads", "n_head", "n_heads", "num_heads")
-    if cfg.get("multi_query") and not cfg.get("new_decoder_architecture"):
-        kv = 1
-    else:
-        kv = int(_first(cfg, "num_key_value_heads", "num_kv_heads", "n_head_kv", default=0) or 0)
-        kv = kv or int(attn_cfg.get("kv_n_heads", 0) or 0) or heads
-    head_dim = int(_first(cfg, "head_dim", default=0) or 0) or hidden // heads
-
-    gated = mt in _GATED or (mt not in _PLAIN and str(cfg.get("hidden_act", "silu")).lower()
-                             in ("silu", "swish", "swiglu", "geglu"))
-    if mt == "falcon" or mt.startswith("refinedweb"):
-        gated = False
-    bias_all = mt in ("bloom", "opt", "gpt_neox", "starcoder2", "gpt2", "gpt_bigcode", "phi")
-    qkv_bias = bool(_first(cfg, "attention_bias", "qkv_bias", "use_qkv_bias", default=False)) or bias_all
-    if mt in ("qwen2", "qwen2_moe", "qwen") and "attention_bias" not in cfg:
-        qkv_bias = True  # Qwen2 has bias on q/k/v (not on o_proj)
-    if mt == "falcon":
-        qkv_bias = bool(cfg.get("bias", False))
-    o_bias = bias_all or (bool(cfg.get("attention_bias")) and mt not in ("qwen2", "qwen2_moe"))
-    mlp_bias = bool(_first(cfg, "mlp_bias", default=False)) or bias_all or mt in ("gpt_j", "gptj")
-    if mt == "falcon":
-        mlp_bias = bool(cfg.get("bias", False))
-
-    d_ff = int(_first(cfg, "intermediate_size", "ffn_dim", "n_inner", "ffn_hidden_size",
-                      default=0) or 0) or int(ffn_cfg.get("ffn_hidden_size", 0) or 0) or 4 * hidden
-    if mt == "falcon" and "ffn_hidden_size" not in cfg:
-        d_ff = 4 * hidden
-    norms = 4 if mt in ("gemma2", "gemma3", "gemma3_text") else 2
-    if mt == "falcon" and (cfg.get("parallel_attn", True) and not cfg.get("new_decoder_architecture")):
-        norms = 1
-    if mt in ("gpt_j", "gptj", "phi"):
-        norms = 1  # parallel attention+MLP share one LayerNorm
-
-    # --- attention per layer -----------------------------------------------------------------
-    window_all = _first(cfg, "sliding_window", default=None)
-    if cfg.get("use_sliding_window") is False:
-        window_all = None
-    layer_types = cfg.get("layer_types")
-    kv_per_layer = cfg.get("num_key_value_heads_per_layer")
-
-    mla = mt in ("deepseek_v2", "deepseek_v3", "kimi_k2") or cfg.get("kv_lora_rank")
-
-    def attention_for(i: int) -> Attention:
-        if mla:
-            nope = int(cfg.get("qk_nope_head_dim", 128))
-            rope = int(cfg.get("qk_rope_head_dim", 64))
-            return Attention(
-                kind="mla", n_heads=heads, n_kv_heads=heads, head_dim=nope + rope,
-                v_head_dim=int(cfg.get("v_head_dim", nope)), q_lora_rank=cfg.get("q_lora_rank"),
-                kv_lora_rank=int(cfg["kv_lora_rank"]), qk_rope_head_dim=rope, qk_nope_head_dim=nope,
-            )
-        nkv = int(kv_per_layer[i]) if isinstance(kv_per_layer, list) else kv
-        window = None
-        if isinstance(layer_types, list) and i < len(layer_types):
-            if "sliding" in str(layer_types[i]) or "local" in str(layer_types[i]):
-                window = int(window_all) if window_all else None
-        elif mt == "gemma2":
-            window = int(window_all) if window_all and i % 2 == 0 else None
-        elif mt in ("gemma3", "gemma3_text"):
-            pattern = int(cfg.get("sliding_window_pattern", 6) or 6)
-            window = int(window_all) if window_all and (i + 1) % pattern != 0 else None
-        elif mt in ("llama4", "llama4_text"):
-            chunk = cfg.get("attention_chunk_size")
-            nope = cfg.get("no_rope_layers")
-            # RoPE layers use chunked-local attention (modelled as a window of chunk size);
-            # NoPE layers (no_rope_layers[i] == 0, every 4th) attend globally.
-            uses_rope = (nope[i] if isinstance(nope, list) and i < len(nope) else (i + 1) % 4 != 0)
-            window = int(chunk) if chunk and uses_rope else None
-        elif window_all and not isinstance(window_all, list):
-            window = int(window_all)
-        return Attention(
-            kind="mha", n_heads=heads, n_kv_heads=nkv, head_dim=head_dim, v_head_dim=head_dim,
-            window=window, qkv_bias=qkv_bias, o_bias=o_bias,
-        )
-
-    # --- FFN per layer -------------------------------------------------------------------------
-    n_exp = int(_first(cfg, "num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts",
-                       default=0) or 0) or int(ffn_cfg.get("moe_num_experts", 0) or 0)
-    top_k = int(_first(cfg, "num_experts_per_tok", "moe_top_k", "experts_per_token", default=0) or 0) \
-        or int(ffn_cfg.get("moe_top_k", 0) or 0)
-    d_exp = int(_first(cfg, "moe_intermediate_size", default=0) or 0) or d_ff
-    d_dense = d_ff
-    if mt in ("llama4", "llama4_text"):
-        d_exp = int(cfg.get("intermediate_size", d_ff))
-        d_dense = int(cfg.get("intermediate_size_mlp", d_ff))
-    n_shared = int(_first(cfg, "n_shared_experts", "num_shared_experts", default=0) or 0)
-    d_shared = int(_first(cfg, "shared_expert_intermediate_size", default=0) or 0)
-    shared_gate = bool(d_shared) and mt in ("qwen2_moe",)
-    if n_shared and not d_shared:
-        d_shared = n_shared * d_exp
-    if mt in ("llama4", "llama4_text") and n_exp:
-        d_shared = d_exp  # one shared expert of the routed expert's size
-    first_dense = int(_first(cfg, "first_k_dense_replace", default=0) or 0)
-    moe_freq = int(_first(cfg, "moe_layer_freq", "decoder_sparse_step", "interleave_moe_layer_step",
-                          default=1) or 1)
-    mlp_only = set(cfg.get("mlp_only_layers") or [])
-    moe_layers_list = cfg.get("moe_layers")
-    expert_period = cfg.get("expert_layer_period")
-    expert_offset = int(cfg.get("expert_layer_offset", 0) or 0)
-
-    def is_moe_layer(i: int) -> bool:
-        if not n_exp or not top_k:
-            return False
-        if isinstance(moe_layers_list, list):
-            return i in moe_layers_list
-        if expert_period:
-            return i % int(expert_period) == expert_offset
-        if i < first_dense or i in mlp_only:
-            return False
-        if mt in ("llama4", "llama4_text"):
-            return (i + 1) % moe_freq == 0
-        # Qwen-MoE: sparse when (i+1) % decoder_sparse_step == 0; DeepSeek: i % moe_layer_freq == 0
-        return (i + 1) % moe_freq == 0 if mt in ("qwen2_moe", "qwen3_moe") else i % moe_freq == 0
-
-    dense_ffn = FFN(d_ff=d_dense, gated=gated, bias=mlp_bias)
-    moe_ffn = FFN(d_ff=d_exp, gated=gated, bias=False, n_experts=n_exp, top_k=top_k,
-                  d_shared=d_shared, shared_gate=shared_gate) if n_exp else None
-
-    # --- hybrids: which layers are attention vs Mamba -----------------------------------------
-    mamba_for: Mamba | None = None
-    attn_period = cfg.get("attn_layer_period")
-    hybrid_pattern = cfg.get("layers_block_type") or cfg.get("hybrid_override_pattern")
-    if mt in ("jamba", "bamba", "nemotron_h") or attn_period or hybrid_pattern:
-        mamba_for = _mamba_from_hybrid(cfg, hidden)
-
-    def is_attention_layer(i: int) -> bool:
-        if mamba_for is None:
-            return True
-        if isinstance(hybrid_pattern, list):
-            return "attention" in str(hybrid_pattern[i])
-        if isinstance(hybrid_pattern, str):
-            return hybrid_pattern[i] == "*"
-        if attn_period:
-            return i % int(attn_period) == int(cfg.get("attn_layer_offset", 0) or 0)
-        attn_ids = cfg.get("attn_layer_indices") or []
-        return i in attn_ids
-
-    per_layer: list[LayerClass] = []
-    for i in range(n_layers):
-        mixer: Attention | Mamba = attention_for(i) if is_attention_layer(i) else mamba_for  # type: ignore[assignment]
-        ffn = moe_ffn if is_moe_layer(i) else dense_ffn
-        if isinstance(hybrid_pattern, str) and hybrid_pattern[i] in ("M", "-"):
-            ffn = None if hybrid_pattern[i] == "M" else ffn  # nemotron-h: M = mamba-only block
-        per_layer.append(LayerClass(count=1, mixer=mixer, ffn=ffn, norms=norms))
-
-    tied_default = mt in _TIED_DEFAULT
-    tied = cfg.get("tie_word_embeddings")
-    if tied is None:
-        tied = raw.get("tie_word_embeddings", tied_default)
-    if tied is None:
-        tied = tied_default
-    pos = 0
-    if mt == "opt":
-        pos = int(cfg.get("max_position_embeddings", 2048)) + 2
-    elif mt in ("gpt2", "gpt_bigcode"):
-        pos = int(_first(cfg, "n_positions", "max_position_embeddings", default=1024))
-    embed_proj = 0
-    if mt == "opt" and int(cfg.get("word_embed_proj_dim", hidden)) != hidden:
-        embed_proj = int(cfg["word_embed_proj_dim"])
-    max_ctx = int(_first(cfg, "max_position_embeddings", "n_positions", "max_seq_len", "seq_length",
-                         default=0) or 0)
-    return ModelSpec(
-        id=model_id, model_type=mt or "unknown", hidden=hidden, vocab=vocab, layers=_group(per_layer),
-        tied_embeddings=bool(tied), pos_embeddings=pos, max_context=max_ctx, embed_proj=embed_proj,
-        lm_head_bias=mt in ("gpt_j", "gptj"),
-        mtp_layers=int(cfg.get("num_nextn_predict_layers", 0) or 0), **meta,
-    )
+    return parse(cfg, model_id, **meta)
 
 
-def _mamba_from_hybrid(cfg: dict, hidden: int) -> Mamba:
-    """Mamba mixer of a hybrid (Jamba uses mamba_* keys, Bamba/Nemotron-H mamba2 keys)."""
-    expand = int(_first(cfg, "mamba_expand", default=2))
-    if cfg.get("mamba_n_heads") or cfg.get("mamba_d_head"):
-        d_head = int(_first(cfg, "mamba_d_head", "mamba_head_dim", default=64))
-        n_heads = int(_first(cfg, "mamba_n_heads", default=expand * hidden // d_head))
-        return Mamba(version=2, d_inner=n_heads * d_head, d_state=int(_first(cfg, "mamba_d_state", "ssm_state_size", default=128)),
-                     d_conv=int(_first(cfg, "mamba_d_conv", "conv_kernel", default=4)),
-                     n_groups=int(_first(cfg, "mamba_n_groups", "n_groups", default=1)), n_heads=n_heads,
-                     bias=bool(cfg.get("mamba_proj_bias", False)), conv_bias=bool(cfg.get("mamba_conv_bias", True)))
-    d_inner = expand * hidden
-    dt_rank = cfg.get("mamba_dt_rank", "auto")
-    dt_rank = math.ceil(hidden / 16) if dt_rank in (None, "auto") else int(dt_rank)
-    return Mamba(version=1, d_inner=d_inner, d_state=int(cfg.get("mamba_d_state", 16)),
-                 d_conv=int(cfg.get("mamba_d_conv", 4)), dt_rank=dt_rank,
-                 bias=bool(cfg.get("mamba_proj_bias", False)), conv_bias=bool(cfg.get("mamba_conv_bias", True)))
+def __getattr__(name: str) -> Any:
+    if name == "SUPPORTED_MODEL_TYPES":  # model types with an adapter of their own
+        from .adapters import SUPPORTED_MODEL_TYPES
 
-
-def _parse_mamba(cfg: dict, mt: str, model_id: str, where: str, meta: dict) -> ModelSpec:
-    """Pure SSM models: Mamba (HF ``mamba``/``falcon_mamba``) and Mamba-2 (HF or original keys)."""
-    hidden = _req(cfg, where, "hidden_size", "d_model")
-    n_layers = _req(cfg, where, "num_hidden_layers", "n_layer")
-    vocab = _req(cfg, where, "vocab_size")
-    ssm_cfg = cfg.get("ssm_cfg") or {}
-    if mt == "mamba2" or ssm_cfg.get("layer") == "Mamba2":
-        expand = int(_first(cfg, "expand", default=ssm_cfg.get("expand", 2)))
-        d_head = int(_first(cfg, "head_dim", default=ssm_cfg.get("headdim", 64)))
-        d_inner = expand * hidden
-        n_heads = int(_first(cfg, "num_heads", default=d_inner // d_head))
-        mixer = Mamba(version=2, d_inner=n_heads * d_head,
-                      d_state=int(_first(cfg, "state_size", default=ssm_cfg.get("d_state", 128))),
-                      d_conv=int(_first(cfg, "conv_kernel", default=ssm_cfg.get("d_conv", 4))),
-                      n_groups=int(_first(cfg, "n_groups", default=ssm_cfg.get("ngroups", 1))),
-                      n_heads=n_heads, bias=bool(cfg.get("use_bias", False)),
-                      conv_bias=bool(cfg.get("use_conv_bias", True)))
-        mt = "mamba2"
-    else:
-        d_inner = int(_first(cfg, "intermediate_size", default=0) or 0) or int(cfg.get("expand", 2)) * hidden
-        dt_rank = cfg.get("time_step_rank", "auto")
-        dt_rank = math.ceil(hidden / 16) if dt_rank in (None, "auto") else int(dt_rank)
-        mixer = Mamba(version=1, d_inner=d_inner, d_state=int(cfg.get("state_size", 16)),
-                      d_conv=int(cfg.get("conv_kernel", 4)), dt_rank=dt_rank,
-                      bias=bool(cfg.get("use_bias", False)), conv_bias=bool(cfg.get("use_conv_bias", True)))
-    pad = int(cfg.get("pad_vocab_size_multiple", 1) or 1)
-    if pad > 1 and vocab % pad:
-        vocab += pad - vocab % pad
-    tied = cfg.get("tie_word_embeddings", cfg.get("tie_embeddings", True))
-    layers = (LayerClass(count=n_layers, mixer=mixer, ffn=None, norms=1),)
-    return ModelSpec(id=model_id, model_type=mt, hidden=hidden, vocab=vocab, layers=layers,
-                     tied_embeddings=bool(tied), max_context=0, **meta)
+        return SUPPORTED_MODEL_TYPES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -81,7 +81,7 @@ def _index() -> tuple[dict[str, Path], dict[str, Path], dict[str, str]]:
     return exact, loose, ids
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_path(path: Path) -> ModelSpec:
     return _spec_from_entry(load_yaml(path), path)  # type: ignore[arg-type]
 
@@ -113,7 +113,7 @@ def get_model(name: str) -> ModelSpec:
     if hit is None:
         raise GenzError(
             f"model: unknown model '{name}'; run `genz models` for the zoo or pass a config.json path"
-            + suggest(name, [i for i in model_ids()] + [i.split('/')[-1] for i in model_ids()])
+            + suggest(name, list(model_ids()) + [i.split('/')[-1] for i in model_ids()])
         )
     return _load_path(hit)
 
@@ -138,7 +138,7 @@ def load_model_file(path: Path) -> ModelSpec:
 
 def all_models() -> list[ModelSpec]:
     """Every zoo model, sorted by id."""
-    exact, _, ids = _index()
+    _, _, ids = _index()
     return sorted((_load_path(Path(p)) for p in ids), key=lambda m: m.id.lower())
 
 

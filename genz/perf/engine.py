@@ -1,17 +1,18 @@
 """The analytical engine: phases, pipeline parallelism, memory and metrics, vectorized.
 
-Everything here works on numpy arrays over scenarios that share one model architecture; the
-caller (:mod:`genz.perf.predict`) groups rows by model, so a million scenarios cost a few dozen array
-passes, never a Python loop per scenario.
+Everything here works on numpy arrays over scenarios that share one model architecture
+(:class:`~genz.perf.inputs.Inputs`); the caller (:mod:`genz.perf.predict`) groups rows by model,
+so a million scenarios cost a few dozen array passes, never a Python loop per scenario.
 
 Timing of a phase
     A phase is ``n`` iterations; iteration ``j`` processes ``t`` new tokens for each of ``S``
-    sequences with ``s_j = s0 + j·Δ`` tokens already cached. Each operator's time is a roofline
-    ``max(FLOPs/rate, bytes/bandwidth)``, with FLOPs and bytes affine in ``s`` up to a sliding
-    window, constant beyond it and quadratic in the (at most one) iteration whose block straddles
-    its edge (:class:`WindowSplit`), so the sum over iterations is computed exactly in closed form
-    (:func:`sum_max_affine`, :func:`sum_block_keys`). Prefill is one iteration over the prompt;
-    decode is ``output-1`` iterations of one token, context growing by one each.
+    sequences with ``s_j = s0 + j·Δ`` tokens already cached (a :class:`Schedule`). Each operator's
+    time is a roofline ``max(FLOPs/rate, bytes/bandwidth)``, with FLOPs and bytes affine in ``s`` up
+    to a sliding window, constant beyond it and quadratic in the (at most one) iteration whose
+    block straddles its edge (:class:`~genz.perf.closedform.WindowSplit`), so the sum over
+    iterations is computed exactly in closed form (:func:`sum_max_affine`, :func:`sum_block_keys`).
+    Prefill is one iteration over the prompt; decode is ``output-1`` iterations of one token,
+    context growing by one each.
 
 Pipeline parallelism
     Layers are split over ``pp`` stages; a batch is split into ``m = min(batch, pp)`` micro-batches.
@@ -29,215 +30,81 @@ Metrics (per CONTRACT.md and the measurement README)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 
 from ..catalog.modelspec import Attention, Mamba, ModelSpec
 from . import collectives as coll
-from .ops import INF, Op, Par, Step, model_ops
+from .closedform import WindowSplit, sum_block_keys, sum_max_affine, window_split
+from .inputs import Device, Inputs, Layout, Precision, Stack, Workload
+from .ops import INF, Op, Step, model_ops
 
 #: fallback per-iteration token budget of a serving framework (activation workspace sizing)
 DEFAULT_TOKEN_BUDGET = 8192
 
 
-@dataclass
-class Inputs:
-    """Scenario arrays for one model (all numpy, same length)."""
-
-    B: np.ndarray  # requests in the batch (whole system)
-    L: np.ndarray  # prompt tokens per request
-    O: np.ndarray  # output tokens per request
-    tp: np.ndarray
-    pp: np.ndarray
-    ep: np.ndarray
-    dp: np.ndarray
-    cp: np.ndarray
-    beams: np.ndarray
-    devices: np.ndarray
-    chunk: np.ndarray  # chunked-prefill token budget (0 = off)
-    budget: np.ndarray  # per-iteration token budget for workspace (0 = default)
-    wb: np.ndarray
-    ab: np.ndarray
-    kvb: np.ndarray
-    eb: np.ndarray
-    peak_matrix: np.ndarray  # FLOP/s at the compute dtype
-    peak_attn: np.ndarray  # FLOP/s for the attention kernel
-    peak_16: np.ndarray  # FLOP/s at 16 bit (LM head)
-    peak_vector: np.ndarray  # FLOP/s of element-wise work
-    hbm_bw: np.ndarray  # bytes/s
-    hbm_bytes: np.ndarray  # bytes
-    up_bw: np.ndarray
-    up_lat: np.ndarray
-    domain: np.ndarray
-    out_bw: np.ndarray
-    out_lat: np.ndarray
-    host_bw: np.ndarray
-    eff: dict[str, np.ndarray]  # efficiency factors by name (see genz.perf.efficiency)
-    offload_w: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bool: weights may spill to host
-    offload_kv: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bool: KV may spill to host
-    no_window: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bool: stack ignores sliding windows
-    custom_ar: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bool: one/two-shot all-reduce kernels
-    host_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0))  # host memory per device for offload, bytes
-    spec_tokens: np.ndarray = field(default_factory=lambda: np.zeros(0))  # speculative tokens per step (γ, 0 = off)
-    acceptance: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per-token acceptance rate (α)
-    decode_tp: np.ndarray = field(default_factory=lambda: np.zeros(0))  # disaggregated decode pool TP (0 = colocated)
-    decode_pp: np.ndarray = field(default_factory=lambda: np.zeros(0))  # disaggregated decode pool PP
-
-    def __post_init__(self) -> None:
-        n = len(self.B)
-        for name in ("offload_w", "offload_kv", "no_window", "custom_ar"):
-            if getattr(self, name).shape != (n,):
-                setattr(self, name, np.zeros(n, dtype=bool))
-        for name in ("host_bytes", "spec_tokens", "acceptance", "decode_tp", "decode_pp"):
-            if getattr(self, name).shape != (n,):
-                setattr(self, name, np.zeros(n))
-
-    def __len__(self) -> int:
-        return len(self.B)
-
-    def take(self, idx: np.ndarray) -> Inputs:
-        """A subset of scenarios."""
-        kw = {}
-        for k, v in self.__dict__.items():
-            if k == "eff":
-                kw[k] = {n: a[idx] for n, a in v.items()}
-            else:
-                kw[k] = v[idx]
-        return Inputs(**kw)
-
-    def net(self) -> coll.Net:
-        e = self.eff["network"]
-        return coll.Net(up_bw=self.up_bw * e, up_lat=self.up_lat, domain=self.domain,
-                        out_bw=self.out_bw * e, out_lat=self.out_lat, custom=self.custom_ar)
-
-    def par(self) -> Par:
-        return Par(tp=self.tp, pp=self.pp, ep=self.ep, dp=self.dp, cp=self.cp, wb=self.wb, ab=self.ab,
-                   kvb=self.kvb, eb=self.eb, net=self.net(), no_window=self.no_window)
-
-
 # ----------------------------------------------------------------------------------------------
-# closed-form sums
+# results
 # ----------------------------------------------------------------------------------------------
 
 
-def _sum_pos_affine(n, A, B):
-    """Σ_{j=0}^{n-1} max(A + B·j, 0) for integer n >= 0 (arrays broadcast)."""
-    n = np.asarray(n, dtype=float)
-    A = np.asarray(A, dtype=float)
-    B = np.asarray(B, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        root = np.where(B != 0, -A / np.where(B != 0, B, 1.0), 0.0)
-    # increasing: positive for j > root
-    j0 = np.clip(np.floor(root) + 1.0, 0.0, n)
-    k_inc = n - j0
-    s_inc = k_inc * A + B * (j0 + n - 1.0) * k_inc / 2.0
-    # decreasing: positive for j < root
-    j1 = np.clip(np.ceil(root), 0.0, n)
-    s_dec = j1 * A + B * j1 * (j1 - 1.0) / 2.0
-    s_flat = n * np.maximum(A, 0.0)
-    out = np.where(B > 0, s_inc, np.where(B < 0, s_dec, s_flat))
-    return np.maximum(out, 0.0)
+@dataclass(eq=False)
+class OpTiming:
+    """One operator's totals over a phase, per device, as arrays over scenarios.
 
+    ``time`` is the operator's share of the phase (s): its roofline summed over iterations
+    (:func:`run_phase`), or its collective time for network operators; ``t_compute``/``t_memory``
+    are the sums of ``FLOPs/rate`` and ``bytes/bandwidth`` and ``bound`` says which resource
+    the operator is bound by (``'compute'``, ``'memory'``, ``'network'``). ``flops``, ``bytes``
+    (HBM) and ``net_bytes`` are per device over the whole phase; ``count`` is the number of layers
+    sharing the operator, ``group`` its layer-group label (the ``layer_group`` column).
 
-def sum_max_affine(n, a1, b1, a2, b2):
-    """Σ_{j=0}^{n-1} max(a1 + b1·j, a2 + b2·j), exactly, for integer n >= 0."""
-    n = np.asarray(n, dtype=float)
-    sum_g = n * a2 + b2 * n * (n - 1.0) / 2.0
-    return sum_g + _sum_pos_affine(n, np.asarray(a1) - a2, np.asarray(b1) - b2)
-
-
-def _count_le(s0, delta, n, x):
-    """How many of ``s_j = s0 + j·Δ`` (j = 0..n-1, Δ >= 0) are <= x."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        k = np.where(delta > 0, np.floor((x - s0) / np.where(delta > 0, delta, 1.0)) + 1.0,
-                     np.where(s0 <= x, n, 0.0))
-    return np.clip(k, 0.0, n)
-
-
-def _count_lt(s0, delta, n, x):
-    """How many of ``s_j = s0 + j·Δ`` (j = 0..n-1, Δ >= 0) are < x."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        k = np.where(delta > 0, np.ceil((x - s0) / np.where(delta > 0, delta, 1.0)),
-                     np.where(s0 < x, n, 0.0))
-    return np.clip(k, 0.0, n)
-
-
-def _power_sums(s0, delta, lo, hi):
-    """(Σ s_j, Σ s_j²) over j = lo..hi-1 of ``s_j = s0 + j·Δ`` (empty when hi <= lo)."""
-    cnt = np.maximum(hi - lo, 0.0)
-    hi = lo + cnt
-    sj = (lo + hi - 1.0) * cnt / 2.0  # Σ j
-    sj2 = ((hi - 1.0) * hi * (2.0 * hi - 1.0) - (lo - 1.0) * lo * (2.0 * lo - 1.0)) / 6.0  # Σ j²
-    return cnt * s0 + delta * sj, cnt * s0 * s0 + 2.0 * s0 * delta * sj + delta * delta * sj2
-
-
-@dataclass
-class WindowSplit:
-    """A phase's iterations split by how a block of ``t`` queries meets a sliding window ``W``.
-
-    Iteration ``j`` has ``s_j = s0 + j·Δ`` cached tokens; its query-key pairs are
-    ``K(s, t) = G(s+t) - G(s)`` (:func:`genz.perf.ops.block_keys`) and it reads ``min(s, W-1)`` cached
-    tokens. With ``B = W-1``:
-
-    * ``j < n1`` (``s + t <= B``): nothing reaches the window, ``K = t·s + t(t+1)/2`` (affine);
-    * ``n1 <= j < n12`` (``B-t < s < B``): the block straddles the window edge,
-      ``K = W·(s+t) - W(W-1)/2 - s(s+1)/2`` (quadratic), ``min(s, B) = s``;
-    * ``j >= n12`` (``s >= B``): every query sees ``W`` keys, ``K = t·W``, ``min(s, B) = B``.
-
-    The middle range is an open interval of length ``t``, so it holds at most one iteration when
-    ``Δ >= t`` (prefill, chunked prefill, decode), and :func:`run_phase` times it exactly. Only
-    speculative verification (``t = γ+1`` tokens, advancing ``E < t``) can put a few iterations
-    there; they are timed by the roofline of their totals (exact when one resource dominates
-    there, a slight underestimate otherwise). Without a window ``n1 = n12 = n``.
+    It reads like the dict it replaced: ``t["time"]``, ``t.get("group", "model")``, ``dict(t)``,
+    :meth:`as_dict`.
     """
 
-    n1: np.ndarray
-    n12: np.ndarray
-    B: np.ndarray  # W-1 (0 where there is no window)
-    Wf: np.ndarray  # W (0 where there is no window)
-    sum_s1: np.ndarray  # Σ s_j over the affine range
-    sum_s2: np.ndarray  # Σ s_j over the straddling range
-    sum_s2sq: np.ndarray  # Σ s_j² over the straddling range
+    name: str
+    group: str  # layer-group label, 'model' for the embedding and the head
+    kind: str  # genz.perf.ops.KINDS
+    count: float  # layers sharing the operator
+    flops: np.ndarray  # FLOPs per device
+    bytes: np.ndarray  # HBM bytes per device
+    net_bytes: np.ndarray  # bytes sent over the network per device
+    time: np.ndarray  # s
+    t_compute: np.ndarray  # Σ FLOPs/rate, s
+    t_memory: np.ndarray  # Σ bytes/bandwidth, s
+    bound: np.ndarray | str  # 'compute', 'memory' or 'network'
 
-    def keys(self, t):
-        """(Σ K over the affine range, Σ K over the straddling range, K per iteration beyond)."""
-        n2 = self.n12 - self.n1
-        k1 = t * self.sum_s1 + self.n1 * t * (t + 1.0) / 2.0
-        W = self.Wf
-        k2 = W * (self.sum_s2 + n2 * t) - n2 * W * (W - 1.0) / 2.0 - (self.sum_s2sq + self.sum_s2) / 2.0
-        return k1, k2, t * W
+    #: fields that add up over iterations, waves and repeats (scaled by :meth:`scaled`)
+    EXTENSIVE = ("flops", "bytes", "net_bytes", "time", "t_compute", "t_memory")
 
+    def keys(self) -> tuple[str, ...]:
+        return _OP_TIMING_KEYS
 
-def window_split(s0, delta, n, t, window) -> WindowSplit:
-    """Split a phase's iterations into the three ranges of :class:`WindowSplit` (closed form)."""
-    W = np.asarray(window, dtype=float)
-    finite = np.isfinite(W)
-    Wf = np.where(finite, W, 0.0)
-    B = np.where(finite, Wf - 1.0, 0.0)
-    n1 = np.where(finite, _count_le(s0, delta, n, B - t), n)
-    n12 = np.maximum(np.where(finite, _count_lt(s0, delta, n, B), n), n1)
-    sum_s1, _ = _power_sums(s0, delta, 0.0, n1)
-    sum_s2, sum_s2sq = _power_sums(s0, delta, n1, n12)
-    return WindowSplit(n1=n1, n12=n12, B=B, Wf=Wf, sum_s1=sum_s1, sum_s2=sum_s2, sum_s2sq=sum_s2sq)
+    def __getitem__(self, key: str):
+        if key not in _OP_TIMING_KEYS:
+            raise KeyError(key)
+        return getattr(self, key)
 
+    def __contains__(self, key: object) -> bool:
+        return key in _OP_TIMING_KEYS
 
-def sum_block_keys(s0, delta, n, t, window=INF):
-    """Σ_{j=0}^{n-1} K(s0 + j·Δ, t): query-key pairs of a whole phase, exactly, in closed form.
+    def get(self, key: str, default=None):
+        return getattr(self, key) if key in _OP_TIMING_KEYS else default
 
-    ``K(s, t) = Σ_{p=s}^{s+t-1} min(p+1, W)`` (:func:`genz.perf.ops.block_keys`). A prompt of ``L``
-    tokens in one block gives ``L(L+1)/2`` (``L <= W``) or ``W(W+1)/2 + (L-W)·W``; ``k`` chunks of
-    ``c = L/k`` (``s0 = 0, Δ = c``) telescope to the same total.
-    """
-    s0, delta, n, t = (np.asarray(x, dtype=float) for x in (s0, delta, n, t))
-    ws = window_split(s0, delta, n, t, window)
-    k1, k2, k3 = ws.keys(t)
-    return k1 + k2 + (n - ws.n12) * k3
+    def as_dict(self) -> dict:
+        """The fields as a plain dict (the per-operator record of earlier versions)."""
+        return {k: getattr(self, k) for k in _OP_TIMING_KEYS}
+
+    def scaled(self, k, names: tuple[str, ...] = EXTENSIVE) -> OpTiming:
+        """A copy with the fields ``names`` (default: all extensive ones) multiplied by ``k``."""
+        return replace(self, **{f: getattr(self, f) * k for f in names})
 
 
-# ----------------------------------------------------------------------------------------------
-# phases
-# ----------------------------------------------------------------------------------------------
+_OP_TIMING_KEYS = tuple(f.name for f in fields(OpTiming))
 
 
 @dataclass
@@ -253,11 +120,81 @@ class PhaseResult:
     bytes: np.ndarray  # HBM bytes per device
     net_bytes: np.ndarray  # bytes sent over the network per device
     iterations: np.ndarray
-    ops: list[dict] = field(default_factory=list)  # per-operator totals (when requested)
+    ops: list[OpTiming] = field(default_factory=list)  # per-operator totals (when requested)
+
+    #: the per-scenario array fields
+    ARRAYS = ("time", "t_compute", "t_memory", "t_network", "t_overhead", "flops", "bytes", "net_bytes",
+              "iterations")
+
+    def copy(self) -> PhaseResult:
+        """A copy whose arrays can be written in place (operator list shared)."""
+        out = replace(self)
+        for k in self.ARRAYS:
+            v = getattr(self, k)
+            if isinstance(v, np.ndarray):
+                setattr(out, k, v.copy())
+        return out
+
+
+# ----------------------------------------------------------------------------------------------
+# timing one phase
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Schedule:
+    """How a phase's iterations run, arrays over scenarios (per replica).
+
+    ``n`` iterations of shape ``step``; iteration ``j`` has ``s0 + j·delta`` tokens cached; the
+    ``once`` operators (LM head of a prefill) run ``n_once`` times. Pipeline parallelism scales
+    the per-pass operator time by ``stage_factor`` and the per-device FLOPs/bytes by
+    ``work_factor`` (micro-batches per stage / stages; ``None`` = 1), and adds ``hops`` seconds
+    of activation transfer per iteration.
+    """
+
+    step: Step
+    s0: np.ndarray | float
+    delta: np.ndarray | float
+    n: np.ndarray | float
+    n_once: np.ndarray | float
+    stage_factor: np.ndarray | float
+    hops: np.ndarray | float
+    work_factor: np.ndarray | float | None = None
+
+
+@dataclass
+class _Tally:
+    """Running per-scenario totals over a phase's operators, added in operator order.
+
+    ``t_compute``/``t_memory`` (s, before the pipeline's stage factor) of compute- and
+    memory-bound operators, ``t_network`` (s) of collectives, ``flops``, HBM ``bytes``,
+    ``net_bytes``, kernel launches; ``ops`` the per-operator timings when requested (else None).
+    """
+
+    t_compute: np.ndarray
+    t_memory: np.ndarray
+    t_network: np.ndarray
+    flops: np.ndarray
+    bytes: np.ndarray
+    net_bytes: np.ndarray
+    kernels: np.ndarray
+    zeros: np.ndarray  # a shared zero row, for the per-operator fields that do not apply
+    ops: list[OpTiming] | None
+
+    @classmethod
+    def empty(cls, n: int, want_ops: bool) -> _Tally:
+        z = np.zeros(n)
+        return cls(z.copy(), z.copy(), z.copy(), z.copy(), z.copy(), z.copy(), z.copy(), z,
+                   [] if want_ops else None)
 
 
 def _row(x, n: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(x, dtype=float), (n,))
+
+
+def _grows(op: Op) -> bool:
+    """Whether the operator's cost depends on the cached context (attention)."""
+    return bool(np.any(op.f1) or np.any(op.b1) or np.any(op.fk))
 
 
 def _op_rates(ops: list[Op], inp: Inputs) -> np.ndarray:
@@ -279,145 +216,180 @@ def _op_rates(ops: list[Op], inp: Inputs) -> np.ndarray:
     return out
 
 
-def run_phase(model: ModelSpec, inp: Inputs, step: Step, s0, delta, n_iter, n_once, stage_factor,
-              hops_per_iter, want_ops: bool = False, include=None, step_overhead: bool = True,
-              work_factor=None) -> PhaseResult:
-    """Time a phase of ``n_iter`` iterations (closed form over the growing context).
+def _time_collectives(ops: list[Op], n, n_once, eff: dict, tally: _Tally) -> None:
+    """Collectives: ``(alpha-beta time + per-call software cost) × calls`` each, network-bound.
 
-    ``stage_factor`` scales the per-pass operator time for pipeline parallelism and
-    ``work_factor`` the per-device FLOPs/bytes (micro-batches per stage / stages; default 1),
-    ``hops_per_iter`` is the pipeline activation-transfer time per iteration (s),
-    ``n_once`` is how many times the ``once`` operators (LM head of a prefill) run.
-    ``include`` filters operators (used to compose mixed prefill+decode iterations);
-    ``step_overhead`` adds the per-iteration framework overhead.
-
-    Operators without a context term are timed together as one (ops × scenarios) array; the few
-    whose cost grows with context (attention) go through the closed-form sum.
+    A collective runs ``count`` times per iteration (``n_once`` iterations for ``once`` ops);
+    its kernels count as launches only where it moves data.
     """
-    par = inp.par()
-    ops = model_ops(model, step, par)
-    if include is not None:
-        ops = [op for op in ops if include(op)]
-    N = len(inp)
-    n = _row(n_iter, N)
-    n_once = _row(n_once, N)
-    s0 = _row(s0, N)
-    delta = _row(delta, N)
-    wf = np.ones(N) if work_factor is None else _row(work_factor, N)
-    e = inp.eff
-    mr = inp.hbm_bw * e["memory"]  # bytes/s of streaming kernels
-    zeros = np.zeros(N)
-    details: list[dict] = []
-
-    def grows(op):  # cost depends on the cached context
-        return np.any(op.f1) or np.any(op.b1) or np.any(op.fk)
-
-    comm = [op for op in ops if op.kind == "comm"]
-    flat = [op for op in ops if op.kind != "comm" and not grows(op)]
-    ctx = [op for op in ops if op.kind != "comm" and grows(op)]
-
-    # --- collectives -------------------------------------------------------------------------
-    tn = zeros.copy()
-    nbytes = zeros.copy()
-    kernels = zeros.copy()
-    for op in comm:
+    N = len(tally.zeros)
+    for op in ops:
         reps = n_once if op.once else n
         raw = _row(op.comm_s, N)
         # software cost per collective call (launch, synchronization) on top of the alpha-beta time
-        raw = raw + np.where(raw > 0, e["comm_overhead_s"], 0.0)
+        raw = raw + np.where(raw > 0, eff["comm_overhead_s"], 0.0)
         t = raw * reps * op.count
-        tn = tn + t
+        tally.t_network = tally.t_network + t
         nb = _row(op.extra.get("net_bytes", 0.0), N) * reps * op.count
-        nbytes = nbytes + nb
-        kernels = kernels + np.where(t > 0, op.kernels * op.count * reps, 0.0)
-        if want_ops:
-            details.append(dict(name=op.name, group=op.group, kind=op.kind, count=op.count, flops=zeros, bytes=zeros,
-                                net_bytes=nb, time=t, t_compute=zeros, t_memory=zeros, bound="network"))
+        tally.net_bytes = tally.net_bytes + nb
+        tally.kernels = tally.kernels + np.where(t > 0, op.kernels * op.count * reps, 0.0)
+        if tally.ops is not None:
+            z = tally.zeros
+            tally.ops.append(OpTiming(name=op.name, group=op.group, kind=op.kind, count=op.count, flops=z, bytes=z,
+                                      net_bytes=nb, time=t, t_compute=z, t_memory=z, bound="network"))
 
-    # --- context-free operators, all at once -------------------------------------------------
-    tc = zeros.copy()
-    tm = zeros.copy()
-    flops = zeros.copy()
-    byts = zeros.copy()
-    if flat:
-        F = np.stack([_row(op.f0, N) for op in flat])
-        B = np.stack([_row(op.b0, N) for op in flat])
-        FR = _op_rates(flat, inp)
-        once = np.array([op.once for op in flat])[:, None]
-        cnt = np.array([float(op.count) for op in flat])[:, None]
-        reps = np.where(once, n_once[None, :], n[None, :]) * cnt
-        c = F / FR
-        m = B / mr[None, :]
-        t = np.maximum(c, m) * reps
-        cb = c >= m
-        tc = tc + np.where(cb, t, 0.0).sum(axis=0)
-        tm = tm + np.where(cb, 0.0, t).sum(axis=0)
-        flops = flops + (F * reps).sum(axis=0)
-        byts = byts + (B * reps).sum(axis=0)
-        kernels = kernels + (np.array([op.kernels for op in flat])[:, None] * reps).sum(axis=0)
-        if want_ops:
-            for i, op in enumerate(flat):
-                details.append(dict(name=op.name, group=op.group, kind=op.kind, count=op.count, flops=F[i] * reps[i],
-                                    bytes=B[i] * reps[i], net_bytes=zeros, time=t[i], t_compute=c[i] * reps[i],
-                                    t_memory=m[i] * reps[i], bound=np.where(cb[i], "compute", "memory")))
 
-    # --- operators whose cost grows with the context: closed-form sums -----------------------
-    if ctx:
-        FRc = _op_rates(ctx, inp)
-    for i, op in enumerate(ctx):
+def _time_flat(ops: list[Op], inp: Inputs, n, n_once, tally: _Tally) -> None:
+    """Operators whose cost does not grow with the context, all at once as (ops × scenarios) arrays.
+
+    Every iteration costs the same: ``time = max(F/rate, B/bandwidth) × iterations × count``.
+    """
+    if not ops:
+        return
+    N = len(inp)
+    F = np.stack([_row(op.f0, N) for op in ops])
+    B = np.stack([_row(op.b0, N) for op in ops])
+    FR = _op_rates(ops, inp)
+    mr = inp.hbm_bw * inp.eff["memory"]  # bytes/s of streaming kernels
+    once = np.array([op.once for op in ops])[:, None]
+    cnt = np.array([float(op.count) for op in ops])[:, None]
+    reps = np.where(once, n_once[None, :], n[None, :]) * cnt
+    c = F / FR
+    m = B / mr[None, :]
+    t = np.maximum(c, m) * reps
+    cb = c >= m
+    tally.t_compute = tally.t_compute + np.where(cb, t, 0.0).sum(axis=0)
+    tally.t_memory = tally.t_memory + np.where(cb, 0.0, t).sum(axis=0)
+    tally.flops = tally.flops + (F * reps).sum(axis=0)
+    tally.bytes = tally.bytes + (B * reps).sum(axis=0)
+    tally.kernels = tally.kernels + (np.array([op.kernels for op in ops])[:, None] * reps).sum(axis=0)
+    if tally.ops is not None:
+        for i, op in enumerate(ops):
+            tally.ops.append(OpTiming(name=op.name, group=op.group, kind=op.kind, count=op.count,
+                                      flops=F[i] * reps[i], bytes=B[i] * reps[i], net_bytes=tally.zeros, time=t[i],
+                                      t_compute=c[i] * reps[i], t_memory=m[i] * reps[i],
+                                      bound=np.where(cb[i], "compute", "memory")))
+
+
+def _context_op_sums(op: Op, fr, mr, s0, delta, n, N: int):
+    """One layer's roofline time, FLOPs and bytes of a context-dependent operator over a phase.
+
+    With ``flops(s) = f0 + f1·min(s, W-1) + fk·K(s, t)`` and ``bytes(s) = b0 + b1·min(s, W-1)``
+    (:mod:`genz.perf.ops`), the iterations split into three ranges (:class:`WindowSplit`):
+
+    1. affine: ``flops = f0 + fk·t(t+1)/2 + (f1 + fk·t)·s``, ``bytes = b0 + b1·s``, summed exactly
+       by :func:`sum_max_affine` (no window: every iteration);
+    2. straddling the window edge (at most one iteration unless verifying γ+1 tokens): the
+       roofline of its totals;
+    3. beyond the window: constant per iteration, ``W-1`` cached tokens, ``t·W`` query-key pairs.
+
+    Returns (Σ roofline time (s), Σ FLOPs, Σ bytes), per layer.
+    """
+    f0, f1, fk = _row(op.f0, N), _row(op.f1, N), _row(op.fk, N)
+    b0, b1 = _row(op.b0, N), _row(op.b1, N)
+    tq = _row(op.kt, N)  # queries per sequence in the block
+    ws = window_split(s0, delta, n, tq, _row(op.window, N))
+    n2 = ws.n12 - ws.n1
+    n3 = n - ws.n12
+    k1, k2, k3 = ws.keys(tq)
+    # (1) affine range: flops = f0 + fk·t(t+1)/2 + (f1 + fk·t)·s, bytes = b0 + b1·s (no window: all)
+    F1a, F1b = f0 + fk * tq * (tq + 1.0) / 2.0, f1 + fk * tq
+    tA = sum_max_affine(ws.n1, (F1a + F1b * s0) / fr, F1b * delta / fr, (b0 + b1 * s0) / mr, b1 * delta / mr)
+    # (2) straddling range (at most one iteration unless verifying γ+1 tokens): roofline of its totals
+    F2 = n2 * f0 + f1 * ws.sum_s2 + fk * k2
+    B2 = n2 * b0 + b1 * ws.sum_s2
+    tS = np.maximum(F2 / fr, B2 / mr)
+    # (3) beyond the window: constant per iteration, W-1 cached tokens, t·W query-key pairs
+    F3 = f0 + f1 * ws.B + fk * k3
+    B3 = b0 + b1 * ws.B
+    tB = n3 * np.maximum(F3 / fr, B3 / mr)
+    f_tot = ws.n1 * f0 + f1 * ws.sum_s1 + fk * k1 + F2 + n3 * F3
+    b_tot = ws.n1 * b0 + b1 * ws.sum_s1 + B2 + n3 * B3
+    return tA + tS + tB, f_tot, b_tot
+
+
+def _time_context(ops: list[Op], inp: Inputs, s0, delta, n, tally: _Tally) -> None:
+    """Operators whose cost grows with the cached context (attention), one closed-form sum each
+    (:func:`_context_op_sums`); an operator is compute-bound when Σ FLOPs/rate ≥ Σ bytes/bandwidth."""
+    if not ops:
+        return
+    N = len(inp)
+    FRc = _op_rates(ops, inp)
+    mr = inp.hbm_bw * inp.eff["memory"]  # bytes/s of streaming kernels
+    for i, op in enumerate(ops):
         fr = FRc[i]
-        f0, f1, fk = _row(op.f0, N), _row(op.f1, N), _row(op.fk, N)
-        b0, b1 = _row(op.b0, N), _row(op.b1, N)
-        tq = _row(op.kt, N)  # queries per sequence in the block
-        ws = window_split(s0, delta, n, tq, _row(op.window, N))
-        n2 = ws.n12 - ws.n1
-        n3 = n - ws.n12
-        k1, k2, k3 = ws.keys(tq)
-        # (1) affine range: flops = f0 + fk·t(t+1)/2 + (f1 + fk·t)·s, bytes = b0 + b1·s (no window: all)
-        F1a, F1b = f0 + fk * tq * (tq + 1.0) / 2.0, f1 + fk * tq
-        tA = sum_max_affine(ws.n1, (F1a + F1b * s0) / fr, F1b * delta / fr, (b0 + b1 * s0) / mr, b1 * delta / mr)
-        # (2) straddling range (at most one iteration unless verifying γ+1 tokens): roofline of its totals
-        F2 = n2 * f0 + f1 * ws.sum_s2 + fk * k2
-        B2 = n2 * b0 + b1 * ws.sum_s2
-        tS = np.maximum(F2 / fr, B2 / mr)
-        # (3) beyond the window: constant per iteration, W-1 cached tokens, t·W query-key pairs
-        F3 = f0 + f1 * ws.B + fk * k3
-        B3 = b0 + b1 * ws.B
-        tB = n3 * np.maximum(F3 / fr, B3 / mr)
-        f_tot = ws.n1 * f0 + f1 * ws.sum_s1 + fk * k1 + F2 + n3 * F3
-        b_tot = ws.n1 * b0 + b1 * ws.sum_s1 + B2 + n3 * B3
+        t_layer, f_tot, b_tot = _context_op_sums(op, fr, mr, s0, delta, n, N)
         sum_c = f_tot / fr
         sum_m = b_tot / mr
-        t = (tA + tS + tB) * op.count
+        t = t_layer * op.count
         cb = sum_c >= sum_m
-        tc = tc + np.where(cb, t, 0.0)
-        tm = tm + np.where(cb, 0.0, t)
-        flops = flops + f_tot * op.count
-        byts = byts + b_tot * op.count
-        kernels = kernels + op.kernels * op.count * n
-        if want_ops:
-            details.append(dict(name=op.name, group=op.group, kind=op.kind, count=op.count, flops=f_tot * op.count,
-                                bytes=b_tot * op.count, net_bytes=zeros, time=t, t_compute=sum_c * op.count,
-                                t_memory=sum_m * op.count, bound=np.where(cb, "compute", "memory")))
+        tally.t_compute = tally.t_compute + np.where(cb, t, 0.0)
+        tally.t_memory = tally.t_memory + np.where(cb, 0.0, t)
+        tally.flops = tally.flops + f_tot * op.count
+        tally.bytes = tally.bytes + b_tot * op.count
+        tally.kernels = tally.kernels + op.kernels * op.count * n
+        if tally.ops is not None:
+            tally.ops.append(OpTiming(name=op.name, group=op.group, kind=op.kind, count=op.count,
+                                      flops=f_tot * op.count, bytes=b_tot * op.count, net_bytes=tally.zeros, time=t,
+                                      t_compute=sum_c * op.count, t_memory=sum_m * op.count,
+                                      bound=np.where(cb, "compute", "memory")))
 
-    t_kernel = kernels * e["kernel_overhead_s"]
-    body = (tc + tm + tn + t_kernel) * stage_factor
+
+def run_phase(model: ModelSpec, inp: Inputs, sched: Schedule, want_ops: bool = False,
+              include: Callable[[Op], bool] | None = None, step_overhead: bool = True) -> PhaseResult:
+    """Time a phase of ``sched.n`` iterations (closed form over the growing context).
+
+    Operators without a context term are timed together as one (ops × scenarios) array
+    (:func:`_time_flat`); the few whose cost grows with context (attention) go through the
+    closed-form sum (:func:`_time_context`); collectives are network time (:func:`_time_collectives`).
+    Then, per scenario (s)::
+
+        time = (t_compute + t_memory + t_network + kernels·kernel_overhead)·stage_factor
+               + n·(step_overhead + seq_overhead·S·micro-batches) + n·hops
+
+    ``include`` filters operators (used to compose mixed prefill+decode iterations);
+    ``step_overhead`` adds the per-iteration framework overhead. FLOPs and bytes are per device
+    (× ``work_factor``).
+    """
+    step = sched.step
+    ops = model_ops(model, step, inp.par())
+    if include is not None:
+        ops = [op for op in ops if include(op)]
+    N = len(inp)
+    n = _row(sched.n, N)
+    n_once = _row(sched.n_once, N)
+    s0 = _row(sched.s0, N)
+    delta = _row(sched.delta, N)
+    wf = np.ones(N) if sched.work_factor is None else _row(sched.work_factor, N)
+    tally = _Tally.empty(N, want_ops)
+    comm = [op for op in ops if op.kind == "comm"]
+    _time_collectives(comm, n, n_once, inp.eff, tally)
+    _time_flat([op for op in ops if op.kind != "comm" and not _grows(op)], inp, n, n_once, tally)
+    _time_context([op for op in ops if op.kind != "comm" and _grows(op)], inp, s0, delta, n, tally)
+
+    e = inp.eff
+    sf = sched.stage_factor
+    t_kernel = tally.kernels * e["kernel_overhead_s"]
+    body = (tally.t_compute + tally.t_memory + tally.t_network + t_kernel) * sf
     if step_overhead:
         t_step = n * (e["step_overhead_s"] + e["seq_overhead_s"] * step.S * _microbatches(inp, step))
     else:
-        t_step = zeros
-    hops = n * hops_per_iter
-    total = body + t_step + hops
+        t_step = tally.zeros
+    hops = n * sched.hops
+    details = tally.ops or []
     if want_ops and np.any(wf != 1.0):
-        for d in details:
-            for key in ("flops", "bytes", "net_bytes"):
-                d[key] = d[key] * wf
+        details = [d.scaled(wf, ("flops", "bytes", "net_bytes")) for d in details]
     return PhaseResult(
-        time=total, t_compute=tc * stage_factor, t_memory=tm * stage_factor,
-        t_network=tn * stage_factor + hops, t_overhead=t_kernel * stage_factor + t_step,
-        flops=flops * wf, bytes=byts * wf, net_bytes=nbytes * wf, iterations=n,
+        time=body + t_step + hops, t_compute=tally.t_compute * sf, t_memory=tally.t_memory * sf,
+        t_network=tally.t_network * sf + hops, t_overhead=t_kernel * sf + t_step,
+        flops=tally.flops * wf, bytes=tally.bytes * wf, net_bytes=tally.net_bytes * wf, iterations=n,
         ops=details,
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# phases
+# ----------------------------------------------------------------------------------------------
 
 
 def _microbatches(inp: Inputs, step: Step) -> np.ndarray:
@@ -432,6 +404,13 @@ def _stage_imbalance(model: ModelSpec, pp: np.ndarray) -> np.ndarray:
     return np.ceil(nl / pp) / (nl / pp)
 
 
+def _hop(model: ModelSpec, inp: Inputs, tokens) -> np.ndarray:
+    """Seconds to pass ``tokens`` tokens of activations (``tokens × hidden × act bytes``) to the next
+    pipeline stage; over the scale-out network when a stage's ``tp·cp`` devices fill the domain."""
+    cross = inp.tp * inp.cp >= inp.domain
+    return coll.p2p(tokens * model.hidden * inp.ab, cross, inp.net())
+
+
 def replica_batch(inp: Inputs) -> np.ndarray:
     """Requests per data-parallel replica (ceil)."""
     return np.ceil(inp.B / inp.dp)
@@ -444,6 +423,9 @@ def prefill(model: ModelSpec, inp: Inputs, want_ops: bool = False, S_override=No
     With ``chunk`` tokens per iteration: prompts longer than the chunk are split into
     ``k = ceil(L/chunk)`` pieces processed one after another (context grows by ``L/k``), and
     shorter prompts are packed ``floor(chunk/L)`` per iteration.
+
+    Pipeline: ``m = min(S, pp)`` micro-batches fill ``(m + pp - 1)`` stage slots of ``1/pp`` of the
+    layers each, plus ``pp - 1`` activation hops per iteration.
     """
     Br = replica_batch(inp) if S_override is None else S_override
     Sb = Br * inp.beams ** 0  # beams share the prompt: prefill once per request
@@ -463,14 +445,11 @@ def prefill(model: ModelSpec, inp: Inputs, want_ops: bool = False, S_override=No
     m = np.minimum(S_it, pp)
     mb = S_it / m
     imb = _stage_imbalance(model, pp)
-    stage_factor = (m + pp - 1.0) / pp * imb
     st = Step(S=mb, t=t, logits=np.ones_like(t), absorb=t <= 16)
-    par = inp.par()
-    cross = inp.tp * inp.cp >= inp.domain
-    hop = coll.p2p(mb * t * model.hidden * inp.ab, cross, par.net)
-    hops = np.where(pp > 1, (pp - 1.0) * hop, 0.0)
-    r = run_phase(model, inp, st, s0=np.zeros_like(t), delta=t, n_iter=k, n_once=1.0,
-                  stage_factor=stage_factor, hops_per_iter=hops, want_ops=want_ops, work_factor=m / pp)
+    hops = np.where(pp > 1, (pp - 1.0) * _hop(model, inp, mb * t), 0.0)
+    sched = Schedule(step=st, s0=np.zeros_like(t), delta=t, n=k, n_once=1.0,
+                     stage_factor=(m + pp - 1.0) / pp * imb, hops=hops, work_factor=m / pp)
+    r = run_phase(model, inp, sched, want_ops=want_ops)
     # repeat for each group of prompts processed one after another
     if np.any(groups != 1):
         r = _scale(r, groups)
@@ -483,6 +462,9 @@ def decode(model: ModelSpec, inp: Inputs, want_ops: bool = False, t_tokens=None,
 
     ``t_tokens``/``advance``/``n_steps``/``logits`` override the step shape (speculative decoding
     verifies ``γ+1`` tokens per step and advances by the expected accepted tokens).
+
+    Pipeline: ``m = min(batch, pp)`` micro-batches; a round takes ``max(m, pp)`` stage slots and
+    ``pp`` hops per micro-batch slot.
     """
     Br = replica_batch(inp) * inp.beams
     L = inp.L.astype(float)
@@ -494,15 +476,12 @@ def decode(model: ModelSpec, inp: Inputs, want_ops: bool = False, t_tokens=None,
     m = np.minimum(Br, pp)
     mb = Br / m
     imb = _stage_imbalance(model, pp)
-    stage_factor = np.maximum(m, pp) / pp * imb
     st = Step(S=mb, t=t, logits=np.ones_like(t) if logits is None else logits, absorb=t <= 16)
-    par = inp.par()
-    cross = inp.tp * inp.cp >= inp.domain
-    hop = coll.p2p(mb * t * model.hidden * inp.ab, cross, par.net)
-    hops = np.where(pp > 1, pp * hop * np.maximum(m, pp) / pp, 0.0)
+    hops = np.where(pp > 1, pp * _hop(model, inp, mb * t) * np.maximum(m, pp) / pp, 0.0)
     # step j attends to L + j·adv cached tokens (j = 0 is the first decode step)
-    return run_phase(model, inp, st, s0=L, delta=adv, n_iter=n, n_once=n, stage_factor=stage_factor,
-                     hops_per_iter=hops, want_ops=want_ops, work_factor=m / pp)
+    sched = Schedule(step=st, s0=L, delta=adv, n=n, n_once=n, stage_factor=np.maximum(m, pp) / pp * imb,
+                     hops=hops, work_factor=m / pp)
+    return run_phase(model, inp, sched, want_ops=want_ops)
 
 
 def combine(*parts: PhaseResult) -> PhaseResult:
@@ -535,39 +514,36 @@ def mixed_iteration(model: ModelSpec, inp: Inputs, n_dec, ctx_dec, n_pf, pf_len,
     pp = inp.pp.astype(float)
     m = np.where(n_dec + n_pf >= pp, pp, 1.0)
     imb = _stage_imbalance(model, pp)
-    stage_factor = np.maximum(m, pp) / pp * imb
+    sf = np.maximum(m, pp) / pp * imb
     one = np.ones_like(T)
     zero = np.zeros_like(T)
-    tok = Step(S=one, t=T / m, logits=(n_dec * t_d + n_pf) / m, absorb=np.zeros_like(T, dtype=bool))
-    dec = Step(S=n_dec / m, t=t_d, logits=one, absorb=t_d <= 16)
-    pf = Step(S=n_pf / m, t=np.maximum(pf_len, 1.0), logits=one, absorb=pf_len <= 16)
-    par = inp.par()
-    cross = inp.tp * inp.cp >= inp.domain
-    hop = coll.p2p(T / m * model.hidden * inp.ab, cross, par.net)
-    hops = np.where(pp > 1, pp * hop * np.maximum(m, pp) / pp, 0.0)
     wf = m / pp
-    a = run_phase(model, inp, tok, s0=zero, delta=zero, n_iter=one, n_once=one, stage_factor=stage_factor,
-                  hops_per_iter=hops, want_ops=want_ops, include=lambda op: not op.per_seq, step_overhead=False,
-                  work_factor=wf)
+    tokens = Step(S=one, t=T / m, logits=(n_dec * t_d + n_pf) / m, absorb=np.zeros_like(T, dtype=bool))
+    hops = np.where(pp > 1, pp * _hop(model, inp, T / m) * np.maximum(m, pp) / pp, 0.0)
+    a = run_phase(model, inp, Schedule(tokens, s0=zero, delta=zero, n=one, n_once=one, stage_factor=sf, hops=hops,
+                                       work_factor=wf),
+                  want_ops=want_ops, include=lambda op: not op.per_seq, step_overhead=False)
     # framework overhead per iteration: fixed part plus a part per sequence in flight
     over = inp.eff["step_overhead_s"] + inp.eff["seq_overhead_s"] * (n_dec + n_pf)
     a.time = a.time + over
     a.t_overhead = a.t_overhead + over
-    b = run_phase(model, inp, dec, s0=ctx_dec, delta=zero, n_iter=one, n_once=one, stage_factor=stage_factor,
-                  hops_per_iter=zero, want_ops=want_ops, include=lambda op: op.per_seq, step_overhead=False,
-                  work_factor=wf)
-    c = run_phase(model, inp, pf, s0=zero, delta=zero, n_iter=np.where(n_pf > 0, 1.0, 0.0), n_once=one,
-                  stage_factor=stage_factor, hops_per_iter=zero, want_ops=want_ops,
-                  include=lambda op: op.per_seq, step_overhead=False, work_factor=wf)
+    dec = Step(S=n_dec / m, t=t_d, logits=one, absorb=t_d <= 16)
+    b = run_phase(model, inp, Schedule(dec, s0=ctx_dec, delta=zero, n=one, n_once=one, stage_factor=sf, hops=zero,
+                                       work_factor=wf),
+                  want_ops=want_ops, include=lambda op: op.per_seq, step_overhead=False)
+    pf = Step(S=n_pf / m, t=np.maximum(pf_len, 1.0), logits=one, absorb=pf_len <= 16)
+    c = run_phase(model, inp, Schedule(pf, s0=zero, delta=zero, n=np.where(n_pf > 0, 1.0, 0.0), n_once=one,
+                                       stage_factor=sf, hops=zero, work_factor=wf),
+                  want_ops=want_ops, include=lambda op: op.per_seq, step_overhead=False)
     return combine(a, b, c)
 
 
 def _scale(r: PhaseResult, k: np.ndarray) -> PhaseResult:
-    ops = [{**d, **{x: d[x] * k for x in ("flops", "bytes", "net_bytes", "time", "t_compute", "t_memory")}}
-           for d in r.ops]
+    """A phase repeated ``k`` times (every total and operator × k)."""
     return PhaseResult(time=r.time * k, t_compute=r.t_compute * k, t_memory=r.t_memory * k,
                        t_network=r.t_network * k, t_overhead=r.t_overhead * k, flops=r.flops * k,
-                       bytes=r.bytes * k, net_bytes=r.net_bytes * k, iterations=r.iterations * k, ops=ops)
+                       bytes=r.bytes * k, net_bytes=r.net_bytes * k, iterations=r.iterations * k,
+                       ops=[d.scaled(k) for d in r.ops])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -780,22 +756,20 @@ def decode_pool(inp: Inputs) -> Inputs:
     dis = inp.decode_tp > 0
     if not dis.any():
         return inp
-    d = inp.take(np.arange(len(inp)))
-    d.tp = np.where(dis, inp.decode_tp, inp.tp)
-    d.pp = np.where(dis, np.maximum(inp.decode_pp, 1.0), inp.pp)
-    return d
+    return inp.replace(tp=np.where(dis, inp.decode_tp, inp.tp),
+                       pp=np.where(dis, np.maximum(inp.decode_pp, 1.0), inp.pp))
 
 
 def _merge(base: PhaseResult, sub: PhaseResult, idx: np.ndarray) -> PhaseResult:
     """``base`` with rows ``idx`` replaced by ``sub`` (same fields)."""
-    out = PhaseResult(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in base.__dict__.items()})
-    for k in ("time", "t_compute", "t_memory", "t_network", "t_overhead", "flops", "bytes", "net_bytes",
-              "iterations"):
+    out = base.copy()
+    for k in PhaseResult.ARRAYS:
         getattr(out, k)[idx] = getattr(sub, k)
     return out
 
 
 def _add_time(r: PhaseResult, seconds: np.ndarray, kind: str) -> None:
+    """Add ``seconds`` to a phase's time and to its ``kind`` share (``'t_memory'``, ...), in place."""
     r.time = r.time + seconds
     setattr(r, kind, getattr(r, kind) + seconds)
 
@@ -814,6 +788,107 @@ def speculative_decode(model: ModelSpec, draft: ModelSpec, inp: Inputs, want_ops
     out = combine(verify, _scale(drafted, g))
     out.iterations = steps
     return out
+
+
+@dataclass
+class _Offload:
+    """What HBM cannot hold and lives in host memory instead (bytes per device; rows ``rows``)."""
+
+    rows: np.ndarray  # bool: the row runs offloaded (in one wave)
+    weights: np.ndarray  # spilled weight bytes
+    kv: np.ndarray  # spilled KV bytes
+
+
+def _offload(inp: Inputs, conc: np.ndarray, mem_full: Memory, extra_w: np.ndarray) -> _Offload:
+    """Spill for rows that allow offload and whose batch does not fit at once.
+
+    The excess ``weights + draft weights + KV - (capacity - activations)`` spills weights first
+    (if allowed), then KV (if allowed); a row is offloaded only when the spill covers the excess
+    and fits in the host memory available to the device.
+    """
+    offload = (inp.offload_w | inp.offload_kv) & (conc < replica_batch(inp))
+    spill_w = np.zeros(len(inp))
+    spill_kv = np.zeros(len(inp))
+    if offload.any():
+        # bytes HBM cannot hold: spill weights first (if allowed), then KV (if allowed)
+        room = mem_full.capacity - mem_full.activations
+        excess = np.maximum(mem_full.weights + extra_w + mem_full.kv - room, 0.0)
+        spill_w = np.where(offload & inp.offload_w, np.minimum(excess, mem_full.weights), 0.0)
+        spill_kv = np.where(offload & inp.offload_kv, np.minimum(excess - spill_w, mem_full.kv), 0.0)
+        offload = offload & (spill_w + spill_kv >= excess * (1 - 1e-9)) & (spill_w + spill_kv <= inp.host_bytes)
+        spill_w = np.where(offload, spill_w, 0.0)
+        spill_kv = np.where(offload, spill_kv, 0.0)
+    return _Offload(rows=offload, weights=spill_w, kv=spill_kv)
+
+
+@dataclass
+class _Waves:
+    """A batch run in waves: a full wave's phases, the last wave's times and totals over all waves.
+
+    ``multi`` are the rows with more than one wave; elsewhere the last wave is the full one and
+    the totals are the full wave's.
+    """
+
+    pf: PhaseResult  # prefill of a full wave
+    dc: PhaseResult  # decode of a full wave
+    tpot: np.ndarray  # TPOT of a full wave (s)
+    pf_last: np.ndarray  # prefill time of the last wave (s)
+    dc_last: np.ndarray  # decode time of the last wave (s)
+    tpot_last: np.ndarray  # TPOT of the last wave (s)
+    pf_tot: PhaseResult  # prefill over all waves
+    dc_tot: PhaseResult  # decode over all waves
+    multi: np.ndarray  # row indices with waves > 1
+
+
+def _run_waves(model: ModelSpec, draft: ModelSpec | None, inp: Inputs, run: Inputs, spec: np.ndarray,
+               want_ops: bool, waves: np.ndarray, last: np.ndarray, off: _Offload) -> _Waves:
+    """Time a full wave (``run.B`` requests) and, where there are several, the last one.
+
+    Offload penalty: spilled weights stream over the host link on every pass (the prefill and
+    every decode step), spilled KV on every decode step (attention reads the whole context).
+    """
+    pf, dc, tpot = _wave(model, draft, run, spec, want_ops, bool(spec.all()))
+    if off.rows.any():
+        host = inp.host_bw
+        _add_time(pf, off.weights / host, "t_memory")
+        _add_time(dc, (off.weights + off.kv) / host * dc.iterations, "t_memory")
+    w = _Waves(pf=pf, dc=dc, tpot=tpot, pf_last=pf.time, dc_last=dc.time, tpot_last=tpot, pf_tot=pf, dc_tot=dc,
+               multi=np.nonzero(waves > 1)[0])
+    multi = w.multi
+    if multi.size:
+        rl = run.take(multi).replace(B=last[multi] * inp.dp[multi])
+        pl_, dl_, tl_ = _wave(model, draft, rl, spec[multi], want_ops, bool(spec.all()))
+        w.pf_last, w.dc_last, w.tpot_last = pf.time.copy(), dc.time.copy(), tpot.copy()
+        w.pf_last[multi], w.dc_last[multi], w.tpot_last[multi] = pl_.time, dl_.time, tl_
+        w.pf_tot = _waves_total(pf, pl_, multi, waves)
+        w.dc_tot = _waves_total(dc, dl_, multi, waves)
+    return w
+
+
+def _wave_latencies(model: ModelSpec, inp: Inputs, w: _Waves, waves, full, last, Br):
+    """(TTFT, TPOT, e2e) per scenario, means over the ``Br`` requests of a replica (s).
+
+    Wave ``k`` (0-based) starts when the waves before it finished, at ``k·P`` with ``P`` = one full
+    wave's prefill + decode; its requests get their first token after its prefill. With
+    ``w - 1`` full waves of ``full`` requests and ``last`` requests in the last one, in closed form::
+
+        TTFT = (full·((w-1)·P_pf + P·(w-1)(w-2)/2) + last·((w-1)·P + P_pf,last)) / Br
+        e2e  = (w-1)·P + P_pf,last + P_dc,last
+        TPOT = (full·(w-1)·TPOT + last·TPOT_last) / Br
+
+    Under several waves TTFT is kept between the prefill of the whole batch in one pass and e2e.
+    """
+    k = waves - 1.0
+    P = w.pf.time + w.dc.time
+    ttft = (full * (k * w.pf.time + P * k * (k - 1.0) / 2.0) + last * (k * P + w.pf_last)) / Br
+    e2e = k * P + w.pf_last + w.dc_last
+    multi = w.multi
+    if multi.size:
+        # ... never below the prefill of the whole batch in one pass, its TTFT had it fit, and
+        # never after the end of the run (every first token comes before the last wave ends)
+        ttft[multi] = np.minimum(np.maximum(ttft[multi], prefill(model, inp.take(multi)).time), e2e[multi])
+    tpot = (full * k * w.tpot + last * w.tpot_last) / Br
+    return ttft, tpot, e2e
 
 
 def estimate(model: ModelSpec, inp: Inputs, want_ops: bool = False, draft: ModelSpec | None = None) -> Estimate:
@@ -836,7 +911,7 @@ def estimate(model: ModelSpec, inp: Inputs, want_ops: bool = False, draft: Model
 
     A request that does not fit waits for a whole earlier wave, so neither TTFT nor e2e falls
     when a growing batch starts a new wave, nor when a longer prompt lowers the concurrency. With
-    one wave all of these are those of the batch.
+    one wave all of these are those of the batch (:func:`_wave_latencies`).
     ``extra['prefill_flops']``/``extra['decode_flops']`` are whole-deployment FLOPs (all devices,
     all replicas, all waves). ``extra['fits']`` is False when not even one request fits next to
     the weights.
@@ -844,7 +919,7 @@ def estimate(model: ModelSpec, inp: Inputs, want_ops: bool = False, draft: Model
     Serving options, per row: speculative decoding (``spec_tokens`` > 0 with ``draft``),
     prefill/decode disaggregation (``decode_tp`` > 0: decode runs on its own pool after a KV
     transfer over the scale-out network), and offload (weights/KV beyond HBM stay in host
-    memory and are streamed over the host link each pass instead of failing).
+    memory and are streamed over the host link each pass instead of failing; :func:`_offload`).
     """
     dinp = decode_pool(inp)
     conc, mem_full = concurrency(model, dinp)
@@ -854,87 +929,41 @@ def estimate(model: ModelSpec, inp: Inputs, want_ops: bool = False, draft: Model
         extra_w = np.where(inp.spec_tokens > 0, weight_bytes_per_device(draft, dinp), 0.0)
         conc, _ = concurrency(model, dinp, extra_w)
     Br = replica_batch(inp)
-    # offload: what HBM cannot hold lives in host memory (host link bandwidth per pass)
-    offload = (inp.offload_w | inp.offload_kv) & (conc < Br)
-    spill_w = np.zeros(len(inp))
-    spill_kv = np.zeros(len(inp))
-    if offload.any():
-        # bytes HBM cannot hold: spill weights first (if allowed), then KV (if allowed)
-        room = mem_full.capacity - mem_full.activations
-        excess = np.maximum(mem_full.weights + extra_w + mem_full.kv - room, 0.0)
-        spill_w = np.where(offload & inp.offload_w, np.minimum(excess, mem_full.weights), 0.0)
-        spill_kv = np.where(offload & inp.offload_kv, np.minimum(excess - spill_w, mem_full.kv), 0.0)
-        offload = offload & (spill_w + spill_kv >= excess * (1 - 1e-9)) & (spill_w + spill_kv <= inp.host_bytes)
-        spill_w = np.where(offload, spill_w, 0.0)
-        spill_kv = np.where(offload, spill_kv, 0.0)
-        conc = np.where(offload, Br, conc)
+    off = _offload(inp, conc, mem_full, extra_w)
+    conc = np.where(off.rows, Br, conc)
     fits = conc >= 1
     waves = np.where(fits, np.ceil(Br / np.maximum(conc, 1.0)), 1.0)
     # greedy admission: full waves of `conc` requests, then the rest (per replica)
     full = np.where(waves > 1, np.minimum(conc, Br), Br)
     last = Br - (waves - 1.0) * full
-    run = inp
-    if np.any(waves > 1):
-        run = inp.take(np.arange(len(inp)))
-        run.B = full * inp.dp
+    run = inp.replace(B=full * inp.dp) if np.any(waves > 1) else inp
     spec = (inp.spec_tokens > 0) if draft is not None else np.zeros(len(inp), dtype=bool)
-    pf, dc, tpot = _wave(model, draft, run, spec, want_ops, bool(spec.all()))
-    # offload penalty: spilled weights stream over the host link on every pass; spilled KV on
-    # every decode step (attention reads the whole context). Offloaded rows run in one wave.
-    if offload.any():
-        host = inp.host_bw
-        _add_time(pf, spill_w / host, "t_memory")
-        _add_time(dc, (spill_w + spill_kv) / host * dc.iterations, "t_memory")
-    pf_last, dc_last, tpot_last = pf.time, dc.time, tpot
-    pf_tot, dc_tot = pf, dc
-    multi = np.nonzero(waves > 1)[0]
-    if multi.size:
-        rl = run.take(multi)
-        rl.B = last[multi] * inp.dp[multi]
-        pl_, dl_, tl_ = _wave(model, draft, rl, spec[multi], want_ops, bool(spec.all()))
-        pf_last, dc_last, tpot_last = pf.time.copy(), dc.time.copy(), tpot.copy()
-        pf_last[multi], dc_last[multi], tpot_last[multi] = pl_.time, dl_.time, tl_
-        pf_tot = _waves_total(pf, pl_, multi, waves)
-        dc_tot = _waves_total(dc, dl_, multi, waves)
-    # wave k (0-based) starts when the waves before it finished: k·P, P = one full wave's
-    # prefill + decode; its requests get their first token after its prefill. Mean over the
-    # Br requests (full in each of the first w-1 waves, `last` in the last one), closed form:
-    k = waves - 1.0
-    P = pf.time + dc.time
-    ttft = (full * (k * pf.time + P * k * (k - 1.0) / 2.0) + last * (k * P + pf_last)) / Br
-    e2e = k * P + pf_last + dc_last
-    if multi.size:
-        # ... never below the prefill of the whole batch in one pass, its TTFT had it fit, and
-        # never after the end of the run (every first token comes before the last wave ends)
-        ttft[multi] = np.minimum(np.maximum(ttft[multi], prefill(model, inp.take(multi)).time), e2e[multi])
-    tpot = (full * k * tpot + last * tpot_last) / Br
+    w = _run_waves(model, draft, inp, run, spec, want_ops, waves, last, off)
+    ttft, tpot, e2e = _wave_latencies(model, inp, w, waves, full, last, Br)
     # fixed per-run cost (tokenization, scheduling, setup) lands before the first token
     ovh = inp.eff["request_overhead_s"]
-    _add_time(pf_tot, ovh, "t_overhead")
+    _add_time(w.pf_tot, ovh, "t_overhead")
     ttft = ttft + ovh
     e2e = e2e + ovh
-    O = inp.O.astype(float)
-    tokens = inp.B * O
-    thr = tokens / e2e
+    thr = inp.B * inp.O.astype(float) / e2e
     mem = memory(model, decode_pool(run)) if run is not inp else mem_full
     if extra_w.any():
         mem.weights = mem.weights + extra_w
-    if offload.any():
-        mem.weights = mem.weights - spill_w
-        mem.kv = mem.kv - spill_kv
-    devices = inp.devices
+    if off.rows.any():
+        mem.weights = mem.weights - off.weights
+        mem.kv = mem.kv - off.kv
     # whole-deployment FLOPs: per-device FLOPs (all waves) × devices of a replica's pool × dp
     cp = inp.cp.astype(float)
-    pf_flops = pf_tot.flops * inp.tp * inp.pp * cp * inp.dp
-    dc_flops = dc_tot.flops * dinp.tp * dinp.pp * cp * inp.dp
+    pf_flops = w.pf_tot.flops * inp.tp * inp.pp * cp * inp.dp
+    dc_flops = w.dc_tot.flops * dinp.tp * dinp.pp * cp * inp.dp
     return Estimate(
         ttft_s=ttft, tpot_s=tpot, e2e_s=e2e, throughput_tok_s=thr,
-        throughput_tok_s_per_device=thr / devices, prefill=pf_tot, decode=dc_tot, memory=mem,
-        bottleneck=bottleneck_of(pf_tot, dc_tot), prefill_bottleneck=bottleneck_of(pf_tot),
-        decode_bottleneck=bottleneck_of(dc_tot),
+        throughput_tok_s_per_device=thr / inp.devices, prefill=w.pf_tot, decode=w.dc_tot, memory=mem,
+        bottleneck=bottleneck_of(w.pf_tot, w.dc_tot), prefill_bottleneck=bottleneck_of(w.pf_tot),
+        decode_bottleneck=bottleneck_of(w.dc_tot),
         extra={"concurrency": np.where(fits, np.minimum(conc, Br), 0.0) * inp.dp, "waves": waves,
-               "fits": fits, "memory_full": mem_full.total, "spill_weights": spill_w, "spill_kv": spill_kv,
-               "offloaded": offload, "tokens_per_step": np.where(spec, expected_tokens_per_step(
+               "fits": fits, "memory_full": mem_full.total, "spill_weights": off.weights, "spill_kv": off.kv,
+               "offloaded": off.rows, "tokens_per_step": np.where(spec, expected_tokens_per_step(
                    inp.spec_tokens, inp.acceptance), 1.0),
                "prefill_flops": pf_flops, "decode_flops": dc_flops},
     )
@@ -952,10 +981,12 @@ def _wave(model: ModelSpec, draft: ModelSpec | None, run: Inputs, spec: np.ndarr
     drun = decode_pool(run)
     pf = prefill(model, run, want_ops=want_ops)
     if all_spec:
+        assert draft is not None, "speculative rows need a draft model"
         dc = speculative_decode(model, draft, drun, want_ops=want_ops)
     else:
         dc = decode(model, drun, want_ops=want_ops)
         if spec.any():
+            assert draft is not None, "speculative rows need a draft model"
             idx = np.nonzero(spec)[0]
             dc = _merge(dc, speculative_decode(model, draft, drun.take(idx)), idx)
     # disaggregation: the prompt's KV moves from the prefill pool to the decode pool
@@ -970,8 +1001,7 @@ def _wave(model: ModelSpec, draft: ModelSpec | None, run: Inputs, spec: np.ndarr
         tpot = np.where(steps > 0, dc.time / np.maximum(steps, 1.0), np.nan)
     if np.any(steps == 0):
         one = drun.take(np.nonzero(steps == 0)[0])
-        one.O = np.full(len(one), 2.0)
-        tpot[steps == 0] = decode(model, one).time
+        tpot[steps == 0] = decode(model, one.replace(O=np.full(len(one), 2.0))).time
     return pf, dc, tpot
 
 
@@ -982,22 +1012,41 @@ def _waves_total(full: PhaseResult, last: PhaseResult, idx: np.ndarray, waves: n
     """
     k = waves[idx] - 1.0
     n = len(full.time)
-    out = PhaseResult(**{f: (v.copy() if isinstance(v, np.ndarray) else v) for f, v in full.__dict__.items()})
-    for f in ("time", "t_compute", "t_memory", "t_network", "t_overhead", "flops", "bytes", "net_bytes",
-              "iterations"):
-        a = np.array(np.broadcast_to(getattr(full, f), (n,)), dtype=float)
-        a[idx] = a[idx] * k + getattr(last, f)
-        setattr(out, f, a)
-    ops = []
+
+    def total(a_full, a_last) -> np.ndarray:
+        a = np.array(np.broadcast_to(np.asarray(a_full, dtype=float), (n,)), dtype=float)
+        a[idx] = a[idx] * k + np.broadcast_to(np.asarray(a_last, dtype=float), (len(idx),))
+        return a
+
+    sums: dict[str, Any] = {f: total(getattr(full, f), getattr(last, f)) for f in PhaseResult.ARRAYS}
+    out = replace(full, **sums)
+    out.ops = []
     for d, dl in zip(full.ops, last.ops):
-        d = dict(d)
-        for f in ("flops", "bytes", "net_bytes", "time", "t_compute", "t_memory"):
-            a = np.array(np.broadcast_to(np.asarray(d[f], dtype=float), (n,)), dtype=float)
-            a[idx] = a[idx] * k + np.broadcast_to(np.asarray(dl[f], dtype=float), (len(idx),))
-            d[f] = a
-        ops.append(d)
-    out.ops = ops
+        op_sums: dict[str, Any] = {f: total(getattr(d, f), getattr(dl, f)) for f in OpTiming.EXTENSIVE}
+        out.ops.append(replace(d, **op_sums))
     return out
 
 
-__all__ = ["Inputs", "Estimate", "estimate", "prefill", "decode", "memory", "sum_max_affine", "INF"]
+__all__ = [
+    "INF",
+    "Device",
+    "Estimate",
+    "Inputs",
+    "Layout",
+    "OpTiming",
+    "PhaseResult",
+    "Precision",
+    "Schedule",
+    "Stack",
+    "WindowSplit",
+    "Workload",
+    "decode",
+    "estimate",
+    "memory",
+    "mixed_iteration",
+    "prefill",
+    "run_phase",
+    "sum_block_keys",
+    "sum_max_affine",
+    "window_split",
+]

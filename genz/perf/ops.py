@@ -164,7 +164,7 @@ def _window(a: Attention, par: Par):
     return np.where(par.no_window, INF, float(a.window))
 
 
-def attention_ops(a: Attention, count: int, h: int, st: Step, par: Par) -> list[Op]:
+def attention_ops(a: Attention, count: float, h: int, st: Step, par: Par) -> list[Op]:
     """Operators of one attention mixer (norm, projections, RoPE, attention core, all-reduce)."""
     tp, cp = par.tp, par.cp
     S, t = st.S, st.t
@@ -204,7 +204,7 @@ def attention_ops(a: Attention, count: int, h: int, st: Step, par: Par) -> list[
     return ops
 
 
-def _mla_ops(a: Attention, count: int, h: int, st: Step, par: Par, T, Hq) -> list[Op]:
+def _mla_ops(a: Attention, count: float, h: int, st: Step, par: Par, T, Hq) -> list[Op]:
     """Multi-head latent attention (DeepSeek-V2/V3).
 
     The latent KV (``kv_lora_rank + rope`` per token) is replicated on every TP rank. Decode-like
@@ -250,7 +250,7 @@ def _touched(E, k, tokens):
     return E * (1.0 - np.power(1.0 - k / E, tokens))
 
 
-def ffn_ops(f: FFN, count: int, h: int, st: Step, par: Par) -> list[Op]:
+def ffn_ops(f: FFN, count: float, h: int, st: Step, par: Par) -> list[Op]:
     """Feed-forward block: dense MLP or MoE (router, routed experts, shared experts, EP traffic)."""
     tp, ep, cp = par.tp, par.ep, par.cp
     T = st.S * st.t / cp
@@ -293,7 +293,7 @@ def ffn_ops(f: FFN, count: int, h: int, st: Step, par: Par) -> list[Op]:
     return ops
 
 
-def mamba_ops(m: Mamba, count: int, h: int, st: Step, par: Par) -> list[Op]:
+def mamba_ops(m: Mamba, count: float, h: int, st: Step, par: Par) -> list[Op]:
     """Mamba-1/2 mixer: projections, causal conv, selective scan with a fixed-size state.
 
     The scan reads and writes the recurrent state once per iteration per sequence

@@ -103,7 +103,7 @@ def print_estimate(res, ops: bool = False, as_json: bool = False, profiles: str 
         for c, j in (("phase", "left"), ("layers", "left"), ("operator", "left"), ("kind", "left"), ("count", "right"),
                      ("GFLOP/step", "right"), ("GB/step", "right"), ("ms/step", "right"), ("share", "right"),
                      ("bound", "left")):
-            opt.add_column(c, justify=j)
+            opt.add_column(c, justify=j)  # type: ignore[arg-type]
         for r in res.operators.iter_rows(named=True):
             opt.add_row(r["phase"], r["layer_group"], r["operator"], r["kind"], f"{r['layers']:.0f}",
                         f"{r['gflops_per_step']:.3g}", f"{r['gbytes_per_step']:.3g}", f"{r['time_per_step_ms']:.4f}",

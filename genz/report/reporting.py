@@ -126,7 +126,7 @@ def vega_bundle() -> str:
     """Vega + Vega-Lite + vega-embed as one script (inlined into every page; no network)."""
     import vl_convert as vlc
 
-    return vlc.javascript_bundle().replace("</script", "<\\/script")
+    return vlc.javascript_bundle().replace("</script", "<\\/script")  # type: ignore[call-arg]
 
 
 def _pick(con, column: str, where: str, params: dict, preferred: str) -> str:

@@ -41,7 +41,7 @@ def test_prefill_flops_of_a_tiny_model_by_hand(tiny_config_path):
 def test_decode_attention_flops_grow_with_context(tiny_config_path):
     spec, inp = scenario_inputs(str(tiny_config_path), "H100-SXM-80GB", input_tokens=8, output_tokens=4)
     dc = engine.decode(spec, inp, want_ops=True)
-    att = [d for d in dc.ops if d["name"] == "attention"][0]
+    att = next(d for d in dc.ops if d["name"] == "attention")
     # 3 decode steps attending to 9, 10, 11 keys; 2·4 heads·32 FLOPs per key; 2 layers
     assert float(att["flops"][0]) == pytest.approx(2 * 4 * 32 * (9 + 10 + 11) * 2)
 
@@ -112,7 +112,7 @@ def test_linear_in_layers(tiny_config_path):
     from genz import get_model
 
     base = get_model(str(tiny_config_path))
-    spec, inp = scenario_inputs(str(tiny_config_path), "H100-SXM-80GB", input_tokens=64, output_tokens=16)
+    _, inp = scenario_inputs(str(tiny_config_path), "H100-SXM-80GB", input_tokens=64, output_tokens=16)
     f = []
     for n in (2, 4, 8):
         m = base.with_layers(n)
@@ -167,3 +167,64 @@ def test_pipeline_parallel_latency_vs_throughput():
                            input_tokens=128, output_tokens=128)
     # with micro-batches, 2 pipeline stages decode a big batch faster than one device
     assert engine.estimate(spec, c).tpot_s[0] < engine.estimate(spec, d).tpot_s[0]
+
+
+# --- typed pieces: Inputs parts, OpTiming, the split run_phase ----------------------------------
+
+
+def test_inputs_parts_flat_access_take_and_replace():
+    import pickle
+
+    spec, inp = scenario_inputs("meta-llama/Llama-3.1-8B", "H100-SXM-80GB", tp=2, batch_size=4)
+    assert inp.tp is inp.layout.tp and inp.hbm_bw is inp.device.hbm_bw and inp.B is inp.workload.B
+    assert inp.wb is inp.precision.wb and inp.no_window is inp.stack.no_window
+    # replace shares the parts it does not change; setting an array swaps in a new part
+    dp = inp.replace(tp=np.array([4.0]))
+    assert float(dp.tp[0]) == 4.0 and float(inp.tp[0]) == 2.0
+    assert dp.workload is inp.workload and dp.device is inp.device and dp.layout is not inp.layout
+    dp.B = np.array([8.0])
+    assert float(inp.B[0]) == 4.0 and dp.workload is not inp.workload
+    # take copies every array and the efficiencies
+    t = inp.take(np.array([0, 0]))
+    assert len(t) == 2 and np.all(t.hbm_bw == inp.hbm_bw[0]) and len(t.eff["memory"]) == 2
+    # spawn-based workers receive inputs by pickle
+    back = pickle.loads(pickle.dumps(inp))
+    assert float(back.hbm_bw[0]) == float(inp.hbm_bw[0]) and back.eff.keys() == inp.eff.keys()
+    assert engine.estimate(spec, back).ttft_s[0] == engine.estimate(spec, inp).ttft_s[0]
+
+
+def test_inputs_flat_constructor_fills_optional_arrays_and_rejects_unknown_ones():
+    _, inp = scenario_inputs("meta-llama/Llama-3.1-8B", "H100-SXM-80GB")
+    flat = {name: getattr(inp, name) for part in engine.Inputs.__slots__ if part != "eff"
+            for name in type(getattr(inp, part)).names()}
+    for optional in ("offload_w", "spec_tokens", "decode_tp"):
+        del flat[optional]
+    rebuilt = engine.Inputs(eff=inp.eff, **flat)
+    assert rebuilt.offload_w.dtype == bool and not rebuilt.offload_w[0] and rebuilt.spec_tokens[0] == 0
+    with pytest.raises(TypeError):
+        engine.Inputs(eff=inp.eff, bogus=np.zeros(1), **flat)
+
+
+def test_op_timing_reads_like_the_dict_it_replaced(tiny_config_path):
+    spec, inp = scenario_inputs(str(tiny_config_path), "H100-SXM-80GB", input_tokens=8, output_tokens=4)
+    dc = engine.decode(spec, inp, want_ops=True)
+    keys = ("name", "group", "kind", "count", "flops", "bytes", "net_bytes", "time", "t_compute", "t_memory", "bound")
+    for op in dc.ops:
+        assert tuple(op.keys()) == keys and set(dict(op)) == set(keys) and op.as_dict().keys() == dict(op).keys()
+        assert op["time"] is op.time and op.get("group", "model") == op.group and op.get("nope", 1) == 1
+        with pytest.raises(KeyError):
+            op["as_dict"]
+    # scaling touches the extensive fields only
+    op = dc.ops[0]
+    twice = op.scaled(2.0)
+    assert np.all(twice.flops == op.flops * 2.0) and twice.name == op.name and twice.count == op.count
+
+
+def test_phase_time_is_the_sum_of_its_parts():
+    spec, inp = scenario_inputs("mistralai/Mixtral-8x7B-v0.1", "H100-SXM-80GB", tp=2, pp=2, batch_size=8,
+                                num_devices=4)
+    for r in (engine.prefill(spec, inp, want_ops=True), engine.decode(spec, inp, want_ops=True)):
+        parts = r.t_compute + r.t_memory + r.t_network + r.t_overhead
+        assert float(parts[0]) == pytest.approx(float(r.time[0]), rel=1e-12)
+        # per-operator FLOPs add up to the phase's
+        assert sum(float(d.flops[0]) for d in r.ops) == pytest.approx(float(r.flops[0]), rel=1e-12)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from pathlib import Path
+
 import pytest
 
 from genz import get_model
-from genz.catalog.zoo import model_ids
+from genz.catalog.files import load_yaml
+from genz.catalog.modelspec import from_hf_config
+from genz.catalog.zoo import MODELS_DIR, model_ids
 from genz.errors import GenzError
 
 KiB = 1024
@@ -118,3 +124,73 @@ def test_every_zoo_file_loads_and_cites_a_source():
         m = get_model(i)
         assert m.source, i
         assert m.params_total > 1e8, i
+
+
+# --- golden file: every zoo model's spec, recorded before the parser became per-family adapters ---
+
+GOLDEN = Path(__file__).with_name("zoo_specs.json")
+
+
+def _fields(obj) -> dict:
+    """A mixer's or FFN's fields that differ from the dataclass defaults, plus its type."""
+    out = {"type": type(obj).__name__}
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if v != f.default:
+            out[f.name] = v
+    return out
+
+
+def spec_digest(m) -> dict:
+    """The numbers a ModelSpec is judged by: sizes, KV bytes, flags and every layer class."""
+    return {
+        "model_type": m.model_type, "architecture": m.architecture, "hidden": m.hidden, "vocab": m.vocab,
+        "n_layers": m.n_layers, "params_total": m.params_total, "params_active": m.params_active,
+        "kv_bytes_per_token": m.kv_bytes_per_token(2.0), "ssm_state_elements": m.ssm_state_elements(),
+        "tied_embeddings": m.tied_embeddings, "pos_embeddings": m.pos_embeddings, "max_context": m.max_context,
+        "embed_proj": m.embed_proj, "lm_head_bias": m.lm_head_bias, "mtp_layers": m.mtp_layers,
+        "layers": [[lc.count, lc.norms, None if lc.mixer is None else _fields(lc.mixer),
+                    None if lc.ffn is None else _fields(lc.ffn)] for lc in m.layers],
+    }
+
+
+def zoo_digests() -> dict[str, dict]:
+    """:func:`spec_digest` of every zoo file, parsed afresh (no cache)."""
+    out = {}
+    for path in sorted(MODELS_DIR.glob("*.yaml")):
+        entry = load_yaml(path)
+        out[str(entry["id"])] = spec_digest(from_hf_config(entry["config"], model_id=str(entry["id"])))
+    return out
+
+
+def write_golden(path: Path = GOLDEN) -> None:
+    """Rewrite the golden file (only when a zoo model is added or a spec change is intended)."""
+    d = zoo_digests()
+    lines = [f"{json.dumps(k)}: {json.dumps(v, sort_keys=True)}" for k, v in sorted(d.items())]
+    path.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
+
+
+def test_every_zoo_model_matches_the_golden_file():
+    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    got = json.loads(json.dumps(zoo_digests()))  # same JSON round trip as the file (tuples -> lists)
+    assert sorted(got) == sorted(golden)
+    for mid, want in golden.items():
+        assert got[mid] == want, mid
+
+
+def test_each_family_has_its_adapter():
+    from genz.catalog.adapters import ADAPTERS, adapter_for
+
+    for mt in ("llama", "mixtral", "qwen2_moe", "gemma2", "gemma3_text", "llama4_text", "deepseek_v3", "jamba",
+               "mamba", "mamba2", "falcon", "gptj", "opt", "bloom", "gpt_neox", "deci", "dbrx"):
+        assert mt in ADAPTERS, mt
+    assert adapter_for("no-such-type").__name__ == "unknown_type"
+
+
+def test_unknown_type_is_read_as_llama_like():
+    cfg = {"model_type": "brand_new", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+           "num_attention_heads": 4, "vocab_size": 100}
+    m = from_hf_config(cfg)
+    assert m.model_type == "brand_new" and m.layers[0].ffn.gated and m.architecture == "mha"
+    plain = from_hf_config({**cfg, "hidden_act": "gelu"})
+    assert not plain.layers[0].ffn.gated

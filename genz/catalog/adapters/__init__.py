@@ -1,0 +1,35 @@
+"""Hugging Face ``config.json`` → :class:`~genz.catalog.modelspec.ModelSpec`, one adapter per family.
+
+:func:`parse` reads the config (:class:`~.config.HFConfig`: multimodal wrappers unwrapped, the
+model type found) and hands it to the adapter registered for its ``model_type``
+(:data:`~.registry.ADAPTERS`); a type no adapter claims is read as a llama-like decoder.
+
+* :mod:`.config` — key lookup, unwrapping, transformers defaults;
+* :mod:`.decoder` — the decoder blueprint (:class:`~.decoder.Decoder`) with its experts and hybrid
+  layout, which every decoder adapter starts from;
+* :mod:`.families` — the adapters: llama-like, Qwen, Gemma, Llama-4, DeepSeek, hybrids, Mamba,
+  the GPT-2 lineage, Falcon, GPT-J.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from ..modelspec import ModelSpec
+from . import families  # noqa: F401  (registers the adapters)
+from .config import HFConfig
+from .registry import ADAPTERS, adapter_for, register
+
+#: model types with an adapter of their own (others are read as llama-like decoders)
+SUPPORTED_MODEL_TYPES = sorted(ADAPTERS)
+
+
+def parse(raw: dict, model_id: str, **meta: Any) -> ModelSpec:
+    """The spec of a config dict; ``meta`` (aliases, source, notes) is attached as given."""
+    c = HFConfig.read(raw, model_id)
+    spec = adapter_for(c.model_type)(c)
+    return replace(spec, **meta) if meta else spec
+
+
+__all__ = ["ADAPTERS", "SUPPORTED_MODEL_TYPES", "HFConfig", "adapter_for", "parse", "register"]
