@@ -34,8 +34,7 @@ SCENARIO_OUT = {
     "_offload": "offload",
 }
 PREDICTION_COLUMNS = (
-    "ttft_ms", "tpot_ms", "e2e_latency_ms", "throughput_tok_s", "throughput_tok_s_per_device",
-    "max_throughput_tok_s", "max_throughput_batch", "max_throughput_tpot_ms", "bottleneck", "prefill_bottleneck",
+    *METRICS, "max_throughput_batch", "max_throughput_tpot_ms", "bottleneck", "prefill_bottleneck",
     "decode_bottleneck", "status", "memory_per_device_gb", "weights_per_device_gb", "kv_cache_per_device_gb",
     "activations_per_device_gb", "max_batch_fit", "concurrency", "prefill_flops", "decode_flops",
     "prefill_compute_ms", "prefill_memory_ms", "prefill_network_ms", "prefill_overhead_ms", "decode_compute_ms",

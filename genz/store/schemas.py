@@ -28,12 +28,12 @@ import polars as pl
 
 from ..calibrate.measurements import MeasurementFrame
 from ..errors import GenzError
+from ..perf.scenarios import METRICS
 
 SCHEMA_VERSION = "1"
 
 #: the metrics predict_frame gives an 80 % band (``<metric>_low``, ``<metric>_high``)
-BAND_METRICS = ("ttft_ms", "tpot_ms", "e2e_latency_ms", "throughput_tok_s", "throughput_tok_s_per_device",
-                "max_throughput_tok_s")
+BAND_METRICS = METRICS  # every metric carries its band (genz.perf.scenarios.METRICS: the one list)
 BOTTLENECKS = ["compute", "memory", "network", "overhead"]
 
 
