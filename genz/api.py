@@ -123,7 +123,7 @@ def operator_table(df: pl.DataFrame, profiles: ProfileSet | None = None) -> pl.D
 
 
 def models_table() -> pl.DataFrame:
-    """The model zoo with key numbers (CONTRACT.md §1 ``genz models --csv``)."""
+    """The model zoo with key numbers (docs/reference.md §1 ``genz models --csv``)."""
     rows = []
     for m in all_models():
         rows.append({
@@ -137,7 +137,7 @@ def models_table() -> pl.DataFrame:
 
 
 def hardware_table() -> pl.DataFrame:
-    """The hardware presets with key numbers (CONTRACT.md §1 ``genz hardware --csv``)."""
+    """The hardware presets with key numbers (docs/reference.md §1 ``genz hardware --csv``)."""
     rows = []
     for h in all_hardware():
         pf = h.peak_flops

@@ -20,7 +20,7 @@ Pipeline parallelism
     (every sequence advances one token) takes ``max(m, pp)`` stage slots plus ``pp`` hops. Stage
     imbalance (layers not divisible by ``pp``) is counted.
 
-Metrics (per CONTRACT.md and the measurement README)
+Metrics (docs/reference.md §2)
     TTFT = prefill of the whole batch. TPOT = mean decode step over the output (the first output
     token comes from the prefill). e2e = TTFT + Σ decode steps. Throughput = batch·output/e2e.
     A batch whose KV cache does not fit runs in waves (see :func:`estimate`): TTFT is then the

@@ -1,6 +1,6 @@
 """Scenario table in, predictions out: the public entry point of the engine.
 
-:func:`predict_frame` takes a polars frame in the scenario format (CONTRACT.md §2), returns it
+:func:`predict_frame` takes a polars frame in the scenario format (docs/reference.md §2), returns it
 with the prediction columns added, and never raises for a bad row: such a row gets a ``status``
 explaining why (``error: ...``, ``does_not_fit: ...``, ``unsupported: ...``).
 

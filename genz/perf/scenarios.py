@@ -1,6 +1,6 @@
 """The scenario table: columns, defaults and row-level validation.
 
-One row is one inference scenario (CONTRACT.md §2). :func:`normalize` fills defaults, parses
+One row is one inference scenario (docs/reference.md §2). :func:`normalize` fills defaults, parses
 numbers, canonicalizes dtypes and framework names, derives the device count, and gives each row a
 ``status`` of ``ok`` or a short reason; it never raises for a bad row, so one bad row cannot crash
 a file. Extra columns pass through untouched.
