@@ -299,3 +299,25 @@ def test_warehouse_keeps_a_shards_bands(tmp_path, rows, shard, profiles):
     _assert_same_bands(got, bands, BAND_COLUMNS)
 
 
+
+
+def test_experiment_schema_refuses_an_axis_name_that_is_not_an_identifier(tmp_path):
+    """First line of defence (the warehouse quotes names anyway): axis names are checked against a
+    documented pattern, with a one-line error naming the file and the name."""
+    from genz.errors import GenzError
+    from genz.pipeline import experiments as X
+
+    evil = "x AS axis_x2 FROM raw; COPY (SELECT 'pwned') TO '/tmp/pwned.csv'; CREATE TABLE zz AS SELECT 1 AS axis_y"
+    f = tmp_path / "evil.yaml"
+    f.write_text("grid:\n  model: [meta-llama/Llama-3.1-8B]\n  hardware: [H100-SXM-80GB]\n"
+                 "  input_tokens: [128]\n  output_tokens: [16]\n"
+                 f"  \"{evil}\": [{{tp: 1}}]\n")
+    with pytest.raises(GenzError) as e:
+        X.load(f)
+    msg = str(e.value)
+    assert str(f) in msg and "does not match '^[a-z][a-z0-9_]{0,47}$'" in msg and "\n" not in msg
+    for ok in ("parallel", "kv", "chunking_2"):
+        g = tmp_path / f"{ok}.yaml"
+        g.write_text(f"grid:\n  model: [meta-llama/Llama-3.1-8B]\n  hardware: [H100-SXM-80GB]\n"
+                     f"  input_tokens: [128]\n  output_tokens: [16]\n  {ok}: [{{tp: 1}}]\n")
+        X.load(g)
