@@ -380,11 +380,28 @@ def fit_files(paths: Sequence[str | Path], operators: str | Path | None = None,
     return calibrate(paths, do_cv=False, operators=operators, op_priors=op_priors)
 
 
+def check_hardware(meas: pl.DataFrame) -> None:
+    """Every measured row's ``hardware`` resolves (preset id or alias, case-insensitive); else a
+    one-line error naming the file, the row and the value. Rows are routed by this column, wherever
+    their file lies under the measurement folder."""
+    from ..catalog.hardware import get_hardware
+
+    for h in meas.get_column("hardware").cast(pl.String).unique().sort().to_list():
+        try:
+            get_hardware(h)
+        except GenzError as exc:
+            rows = meas.with_row_index("_i").with_columns(
+                _row=pl.int_range(pl.len()).over("measurement_file") + 2)  # + header, 1-based
+            first = rows.filter(pl.col("hardware") == h).row(0, named=True)
+            raise GenzError(f"{first['measurement_file']}: row {first['_row']}, column hardware: {exc}") from None
+
+
 def calibrate(paths: Sequence[str | Path], k: int = 5, workers: int = 2, do_cv: bool = True,
               operators: str | Path | None = None, op_priors: dict | None = None) -> Calibration:
     """The whole calibration path in one call: kernel priors (``op_priors``, or fitted from the tables
     under ``operators``), the joint fit, validation by model and by source, and the bands."""
     meas = load_measurement_files(paths)
+    check_hardware(meas)
     prep = prepare(meas.drop("measurement_file"))
     priors, priors_hash = priors_step(operators, op_priors)
     version = _version([Path(p) for p in paths], priors_hash)
@@ -459,6 +476,7 @@ def validate_files(paths: Sequence[str | Path], operators: str | Path | None, ou
                    out_bands: str | Path, k: int = 5, workers: int = 2, op_priors: dict | None = None) -> dict:
     """The pipeline's validation rule: held-out predictions and bands (:func:`validate_step`), written."""
     meas = load_measurement_files(paths)
+    check_hardware(meas)
     prep = prepare(meas.drop("measurement_file"))
     priors, priors_hash = priors_step(operators, op_priors)
     val, info = validate_step(prep, priors, k=k, workers=workers)

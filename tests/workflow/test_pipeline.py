@@ -219,3 +219,33 @@ def test_bad_experiment_file_is_a_one_line_error(project):
     p = subprocess.run([*SNAKEMAKE, "-n", "--cores", "1", "reports/all"], cwd=project, capture_output=True,
                        text=True, timeout=120)
     assert p.returncode != 0 and "grid.tpp" in p.stdout + p.stderr
+
+
+def test_measurement_files_are_routed_by_their_hardware_column(project):
+    """A CSV directly under calibration/measurements/ and a folder whose name differs in case are both
+    read (rows are routed by their `hardware` column, case-insensitively); an unknown hardware is a
+    one-line error naming the file and the row."""
+    import json
+    import shutil
+
+    meas = project / "calibration" / "measurements"
+    files = sorted(meas.rglob("*.csv"))
+    rows = sum(pl.read_csv(f, infer_schema=False).height for f in files)
+    h100 = next(f for f in files if "H100" in str(f))
+    shutil.move(h100, meas / "h100-at-the-root.csv")  # root level
+    mi = next(d for d in meas.iterdir() if d.is_dir() and d.name == "MI300X")
+    mi.rename(meas / "mi300x")  # case variant
+    p = subprocess.run([*SNAKEMAKE, "--cores", "2", "results/calibration/fit.json"], cwd=project,
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-2000:]
+    fit = json.loads((project / "results" / "calibration" / "fit.json").read_text())
+    assert fit["rows"] == rows
+    # a row naming a hardware nobody knows: one line with the file and the row
+    bad = pl.read_csv(meas / "h100-at-the-root.csv", infer_schema=False).head(3)
+    bad = bad.with_columns(hardware=pl.when(pl.int_range(pl.len()) == 1).then(pl.lit("Acme-X1"))
+                           .otherwise(pl.col("hardware")))
+    bad.write_csv(meas / "typo.csv")
+    p = subprocess.run([*SNAKEMAKE, "--cores", "2", "results/calibration/fit.json"], cwd=project,
+                       capture_output=True, text=True)
+    assert p.returncode != 0
+    assert "typo.csv: row 3, column hardware: hardware: unknown" in p.stdout + p.stderr

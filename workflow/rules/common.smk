@@ -43,15 +43,10 @@ except GenzError as exc:
 
 WAREHOUSE_STAMP = str(Path(config["warehouse"]).with_suffix(".stamp"))
 
-MEASURED = {
-    X.hardware_slug(d.name): d
-    for d in sorted(Path(config["measurements"]).glob("*"))
-    if d.is_dir() and any(d.glob("*.csv"))
-}
-PLATFORMS = sorted(set(GRID_HARDWARE) | set(MEASURED))
-MEASUREMENT_FILES = sorted(
-    str(p) for d in MEASURED.values() for p in sorted(d.glob("*.csv"))
-)
+# every measurement CSV anywhere under the folder: rows are routed by their `hardware` column
+# (resolved case-insensitively like everywhere else), so folders are only for people
+MEASUREMENT_FILES = sorted(str(p) for p in Path(config["measurements"]).rglob("*.csv"))
+PLATFORMS = sorted(GRID_HARDWARE)
 # exactly the kernel-timing tables the operator-prior fit reads (none: the fit keeps the defaults)
 OPERATOR_TABLES = (
     [str(p) for p in opcal.operator_files(config["operators"])]
@@ -101,9 +96,7 @@ def experiment_inputs(wildcards):
 
 def platform_name(wildcards):
     """Hardware preset id (or YAML path) behind a platform slug."""
-    if wildcards.platform in GRID_HARDWARE:
-        return GRID_HARDWARE[wildcards.platform]
-    return MEASURED[wildcards.platform].name
+    return GRID_HARDWARE[wildcards.platform]
 
 
 def report_summary():
