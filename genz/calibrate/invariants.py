@@ -226,6 +226,20 @@ def _fit_tp(model: str, h: Hardware, *, max_tp: int = 8, fraction: float = 0.7) 
     return None
 
 
+def _setups(hardware, models, *, max_dp: int = 1):
+    """(hardware, model, tp, framework) for every hardware × model that fits (:func:`_fit_tp`) × framework,
+    in that nesting order. ``hardware`` holds preset ids or :class:`Hardware`; with ``max_dp`` > 1 only
+    layouts whose ``max_dp`` replicas of TP still fit one scale-up domain."""
+    for h in hardware:
+        hw = h if isinstance(h, Hardware) else get_hardware(h)
+        for model in models:
+            tp = _fit_tp(model, hw)
+            if tp is None or (max_dp > 1 and max_dp * tp > hw.scaleup_domain):
+                continue
+            for fw in FRAMEWORKS:
+                yield hw, model, tp, fw
+
+
 # ----------------------------------------------------------------------------------------------
 # families
 # ----------------------------------------------------------------------------------------------
@@ -272,22 +286,16 @@ def variant_name(preset: str, variant: str) -> str:
 
 def spec_scaling() -> list[Pair]:
     out: list[Pair] = []
-    for preset in SCALING_PRESETS:
-        h = get_hardware(preset)
-        for model in ("meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B"):
-            tp = _fit_tp(model, h)
-            if tp is None:
-                continue
-            for fw in FRAMEWORKS:
-                for b, L, O in SCALING_WORKLOADS:
-                    r = scenario(model, preset, input_tokens=L, output_tokens=O, batch_size=b, tp=tp, framework=fw)
-                    for v in VARIANTS:
-                        if v.startswith("scale_up") and tp == 1:
-                            continue  # no collectives at TP 1
-                        left = _with(r, hardware=variant_name(preset, v))
-                        out += _claims("spec_scaling", f"{preset} with {v} (same profile): no slower", left, r,
-                                       ("ttft_ms", "tpot_ms", "e2e_latency_ms", "throughput_tok_s",
-                                        "max_throughput_tok_s"), TOL_EXACT, when={"tpot_ms": "right_one_wave"})
+    for h, model, tp, fw in _setups(SCALING_PRESETS, ("meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B")):
+        for b, L, O in SCALING_WORKLOADS:
+            r = scenario(model, h.id, input_tokens=L, output_tokens=O, batch_size=b, tp=tp, framework=fw)
+            for v in VARIANTS:
+                if v.startswith("scale_up") and tp == 1:
+                    continue  # no collectives at TP 1
+                left = _with(r, hardware=variant_name(h.id, v))
+                out += _claims("spec_scaling", f"{h.id} with {v} (same profile): no slower", left, r,
+                               ("ttft_ms", "tpot_ms", "e2e_latency_ms", "throughput_tok_s",
+                                "max_throughput_tok_s"), TOL_EXACT, when={"tpot_ms": "right_one_wave"})
     return out
 
 
@@ -320,40 +328,30 @@ def tensor_parallel() -> list[Pair]:
 def fp8_without_units() -> list[Pair]:
     out: list[Pair] = []
     hws = [h for h in all_hardware() if "fp8" not in h.peak_flops]
-    for h in hws:
-        for model in ("meta-llama/Llama-3.1-8B", "Qwen/Qwen2.5-14B", "meta-llama/Llama-3.1-70B"):
-            tp = _fit_tp(model, h)
-            if tp is None:
-                continue
-            for fw in FRAMEWORKS:
-                r = scenario(model, h.id, input_tokens=2048, output_tokens=16, batch_size=8, tp=tp, framework=fw,
-                             weight_dtype="bf16", act_dtype="bf16", kv_dtype="bf16")
-                for kv in ("bf16", "fp8"):
-                    left = _with(r, weight_dtype="fp8", act_dtype="fp8", kv_dtype=kv)
-                    desc = f"{h.id} has no fp8 units: fp8 weights+activations (kv {kv}) prefill not faster than bf16"
-                    out += _claims("fp8_without_units", desc, left, r, ("ttft_ms",), TOL_DISCRETE, better=False)
+    for h, model, tp, fw in _setups(hws, ("meta-llama/Llama-3.1-8B", "Qwen/Qwen2.5-14B", "meta-llama/Llama-3.1-70B")):
+        r = scenario(model, h.id, input_tokens=2048, output_tokens=16, batch_size=8, tp=tp, framework=fw,
+                     weight_dtype="bf16", act_dtype="bf16", kv_dtype="bf16")
+        for kv in ("bf16", "fp8"):
+            left = _with(r, weight_dtype="fp8", act_dtype="fp8", kv_dtype=kv)
+            desc = f"{h.id} has no fp8 units: fp8 weights+activations (kv {kv}) prefill not faster than bf16"
+            out += _claims("fp8_without_units", desc, left, r, ("ttft_ms",), TOL_DISCRETE, better=False)
     return out
 
 
 def weight_only() -> list[Pair]:
     out: list[Pair] = []
-    for hid in ("H100-SXM-80GB", "A100-SXM-80GB", "MI300X", "L40S-48GB"):
-        h = get_hardware(hid)
-        for model in ("meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B", "mistralai/Mixtral-8x7B-v0.1"):
-            tp = _fit_tp(model, h)
-            if tp is None:
-                continue
-            for fw in FRAMEWORKS:
-                # KV bytes: a small batch that fits in one wave on both sides
-                r = scenario(model, hid, input_tokens=2048, output_tokens=256, batch_size=4, tp=tp, framework=fw)
-                rp = scenario(model, hid, input_tokens=2048, output_tokens=16, batch_size=8, tp=tp, framework=fw)
-                for wd in WEIGHT_ONLY:
-                    out.append(Pair("weight_only", f"weight-only {wd} keeps a 16-bit KV cache: KV bytes = bf16's",
-                                    _with(r, weight_dtype=wd), _with(r, weight_dtype="bf16"),
-                                    "kv_cache_per_device_gb", "==", TOL_EXACT))
-                    out += _claims("weight_only", f"weight-only {wd} computes at the 16-bit rate: prefill not "
-                                   "faster than bf16", _with(rp, weight_dtype=wd), _with(rp, weight_dtype="bf16"),
-                                   ("ttft_ms",), TOL_DISCRETE, better=False)
+    models = ("meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B", "mistralai/Mixtral-8x7B-v0.1")
+    for h, model, tp, fw in _setups(("H100-SXM-80GB", "A100-SXM-80GB", "MI300X", "L40S-48GB"), models):
+        # KV bytes: a small batch that fits in one wave on both sides
+        r = scenario(model, h.id, input_tokens=2048, output_tokens=256, batch_size=4, tp=tp, framework=fw)
+        rp = scenario(model, h.id, input_tokens=2048, output_tokens=16, batch_size=8, tp=tp, framework=fw)
+        for wd in WEIGHT_ONLY:
+            out.append(Pair("weight_only", f"weight-only {wd} keeps a 16-bit KV cache: KV bytes = bf16's",
+                            _with(r, weight_dtype=wd), _with(r, weight_dtype="bf16"),
+                            "kv_cache_per_device_gb", "==", TOL_EXACT))
+            out += _claims("weight_only", f"weight-only {wd} computes at the 16-bit rate: prefill not "
+                           "faster than bf16", _with(rp, weight_dtype=wd), _with(rp, weight_dtype="bf16"),
+                           ("ttft_ms",), TOL_DISCRETE, better=False)
     return out
 
 
@@ -361,19 +359,13 @@ def chunked_prefill() -> list[Pair]:
     out: list[Pair] = []
     models = ("meta-llama/Llama-3.1-8B", "mistralai/Mistral-7B-v0.1", "google/gemma-2-9b",
               "mistralai/Mixtral-8x7B-v0.1", "Qwen/Qwen2.5-14B")
-    for hid in ("H100-SXM-80GB", "A100-SXM-80GB", "MI300X"):
-        h = get_hardware(hid)
-        for model in models:
-            tp = _fit_tp(model, h)
-            if tp is None:
-                continue
-            for fw in FRAMEWORKS:
-                for b, L in ((1, 8192), (8, 2048), (1, 16384)):
-                    r = scenario(model, hid, input_tokens=L, output_tokens=64, batch_size=b, tp=tp, framework=fw)
-                    for chunk in (512, 2048):
-                        desc = f"chunked prefill ({chunk} tokens) not faster than unchunked"
-                        out += _claims("chunked_prefill", desc, _with(r, chunk_size=chunk), r,
-                                       ("ttft_ms", "e2e_latency_ms"), TOL_DISCRETE, better=False)
+    for h, model, tp, fw in _setups(("H100-SXM-80GB", "A100-SXM-80GB", "MI300X"), models):
+        for b, L in ((1, 8192), (8, 2048), (1, 16384)):
+            r = scenario(model, h.id, input_tokens=L, output_tokens=64, batch_size=b, tp=tp, framework=fw)
+            for chunk in (512, 2048):
+                desc = f"chunked prefill ({chunk} tokens) not faster than unchunked"
+                out += _claims("chunked_prefill", desc, _with(r, chunk_size=chunk), r,
+                               ("ttft_ms", "e2e_latency_ms"), TOL_DISCRETE, better=False)
     return out
 
 
@@ -384,24 +376,18 @@ GROWTH_MODELS = ("meta-llama/Llama-3.1-8B", "mistralai/Mixtral-8x7B-v0.1", "goog
 def batch_growth() -> list[Pair]:
     out: list[Pair] = []
     batches = (1, 4, 16, 64, 256)
-    for hid in GROWTH_HW:
-        h = get_hardware(hid)
-        for model in GROWTH_MODELS:
-            tp = _fit_tp(model, h)
-            if tp is None:
-                continue
-            for fw in FRAMEWORKS:
-                for L, O in ((1024, 256), (4096, 1024)):
-                    for b0, b1 in pairwise(batches):
-                        r = scenario(model, hid, input_tokens=L, output_tokens=O, batch_size=b0, tp=tp, framework=fw)
-                        left = _with(r, batch_size=b1)
-                        desc = f"batch {b0} -> {b1}"
-                        out += _claims("batch_growth", desc + ": TTFT, e2e never fall", left, r,
-                                       ("ttft_ms", "e2e_latency_ms"), TOL_EXACT, better=False)
-                        out += _claims("batch_growth", desc + " (one wave): TPOT never falls", left, r,
-                                       ("tpot_ms",), TOL_EXACT, better=False, when="left_one_wave")
-                        out += _claims("batch_growth", desc + " (one wave): throughput per device never falls",
-                                       left, r, ("throughput_tok_s_per_device",), TOL_EXACT, when="left_one_wave")
+    for h, model, tp, fw in _setups(GROWTH_HW, GROWTH_MODELS):
+        for L, O in ((1024, 256), (4096, 1024)):
+            for b0, b1 in pairwise(batches):
+                r = scenario(model, h.id, input_tokens=L, output_tokens=O, batch_size=b0, tp=tp, framework=fw)
+                left = _with(r, batch_size=b1)
+                desc = f"batch {b0} -> {b1}"
+                out += _claims("batch_growth", desc + ": TTFT, e2e never fall", left, r,
+                               ("ttft_ms", "e2e_latency_ms"), TOL_EXACT, better=False)
+                out += _claims("batch_growth", desc + " (one wave): TPOT never falls", left, r,
+                               ("tpot_ms",), TOL_EXACT, better=False, when="left_one_wave")
+                out += _claims("batch_growth", desc + " (one wave): throughput per device never falls",
+                               left, r, ("throughput_tok_s_per_device",), TOL_EXACT, when="left_one_wave")
     return out
 
 
@@ -410,42 +396,31 @@ def prompt_growth() -> list[Pair]:
     prompts = (512, 2048, 8192, 32768)
     models = ("meta-llama/Llama-3.1-8B", "mistralai/Mistral-7B-v0.1", "google/gemma-2-9b",
               "mistralai/Mixtral-8x7B-v0.1", "Qwen/Qwen2.5-14B")
-    for hid in ("H100-SXM-80GB", "A100-SXM-40GB"):
-        h = get_hardware(hid)
-        for model in models:
-            tp = _fit_tp(model, h)
-            if tp is None:
-                continue
-            for fw in FRAMEWORKS:
-                for b in (1, 16):
-                    for L0, L1 in pairwise(prompts):
-                        r = scenario(model, hid, input_tokens=L0, output_tokens=128, batch_size=b, tp=tp, framework=fw)
-                        left = _with(r, input_tokens=L1)
-                        desc = f"prompt {L0} -> {L1}"
-                        out += _claims("prompt_growth", desc + ": TTFT, e2e never fall", left, r,
-                                       ("ttft_ms", "e2e_latency_ms"), TOL_EXACT, need="both", better=False)
-                        out += _claims("prompt_growth", desc + " (one wave): TPOT never falls", left, r,
-                                       ("tpot_ms",), TOL_EXACT, need="both", better=False, when="left_one_wave")
+    for h, model, tp, fw in _setups(("H100-SXM-80GB", "A100-SXM-40GB"), models):
+        for b in (1, 16):
+            for L0, L1 in pairwise(prompts):
+                r = scenario(model, h.id, input_tokens=L0, output_tokens=128, batch_size=b, tp=tp, framework=fw)
+                left = _with(r, input_tokens=L1)
+                desc = f"prompt {L0} -> {L1}"
+                out += _claims("prompt_growth", desc + ": TTFT, e2e never fall", left, r,
+                               ("ttft_ms", "e2e_latency_ms"), TOL_EXACT, need="both", better=False)
+                out += _claims("prompt_growth", desc + " (one wave): TPOT never falls", left, r,
+                               ("tpot_ms",), TOL_EXACT, need="both", better=False, when="left_one_wave")
     return out
 
 
 def output_growth() -> list[Pair]:
     out: list[Pair] = []
     outputs = (64, 256, 1024, 4096)
-    for hid in ("H100-SXM-80GB", "L40S-48GB"):
-        h = get_hardware(hid)
-        for model in ("meta-llama/Llama-3.1-8B", "mistralai/Mixtral-8x7B-v0.1"):
-            tp = _fit_tp(model, h)
-            if tp is None:
-                continue
-            for fw in FRAMEWORKS:
-                for b in (1, 64):
-                    for O0, O1 in pairwise(outputs):
-                        r = scenario(model, hid, input_tokens=2048, output_tokens=O0, batch_size=b, tp=tp,
-                                     framework=fw)
-                        out += _claims("output_growth", f"output {O0} -> {O1}: e2e, TTFT never fall",
-                                       _with(r, output_tokens=O1), r, ("e2e_latency_ms", "ttft_ms"), TOL_EXACT,
-                                       need="both", better=False)
+    for h, model, tp, fw in _setups(("H100-SXM-80GB", "L40S-48GB"),
+                                    ("meta-llama/Llama-3.1-8B", "mistralai/Mixtral-8x7B-v0.1")):
+        for b in (1, 64):
+            for O0, O1 in pairwise(outputs):
+                r = scenario(model, h.id, input_tokens=2048, output_tokens=O0, batch_size=b, tp=tp,
+                             framework=fw)
+                out += _claims("output_growth", f"output {O0} -> {O1}: e2e, TTFT never fall",
+                               _with(r, output_tokens=O1), r, ("e2e_latency_ms", "ttft_ms"), TOL_EXACT,
+                               need="both", better=False)
     return out
 
 
@@ -453,57 +428,45 @@ def fp8_kv() -> list[Pair]:
     out: list[Pair] = []
     hws = [h for h in all_hardware() if "fp8" in h.peak_flops and h.id in (
         "H100-SXM-80GB", "H200-SXM-141GB", "MI300X", "L40S-48GB", "B200-SXM-180GB")]
-    for h in hws:
-        for model in ("meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B", "mistralai/Mixtral-8x7B-v0.1",
-                      "Qwen/Qwen2.5-14B"):
-            tp = _fit_tp(model, h)
-            if tp is None:
-                continue
-            for fw in FRAMEWORKS:
-                r = scenario(model, h.id, input_tokens=4096, output_tokens=256, batch_size=32, tp=tp, framework=fw,
-                             weight_dtype="bf16", act_dtype="bf16", kv_dtype="bf16")
-                left = _with(r, kv_dtype="fp8")
-                out += _claims("fp8_kv", "fp8 KV never slower than bf16 KV", left, r,
-                               ("tpot_ms", "e2e_latency_ms", "max_throughput_tok_s"), TOL_DISCRETE,
-                               when={"tpot_ms": "right_one_wave"})
+    models = ("meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B", "mistralai/Mixtral-8x7B-v0.1",
+              "Qwen/Qwen2.5-14B")
+    for h, model, tp, fw in _setups(hws, models):
+        r = scenario(model, h.id, input_tokens=4096, output_tokens=256, batch_size=32, tp=tp, framework=fw,
+                     weight_dtype="bf16", act_dtype="bf16", kv_dtype="bf16")
+        left = _with(r, kv_dtype="fp8")
+        out += _claims("fp8_kv", "fp8 KV never slower than bf16 KV", left, r,
+                       ("tpot_ms", "e2e_latency_ms", "max_throughput_tok_s"), TOL_DISCRETE,
+                       when={"tpot_ms": "right_one_wave"})
     return out
 
 
 def data_parallel() -> list[Pair]:
     out: list[Pair] = []
-    for hid in ("H100-SXM-80GB", "A100-SXM-80GB", "MI300X"):
-        h = get_hardware(hid)
-        for model in ("meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B"):
-            tp = _fit_tp(model, h)
-            if tp is None or 2 * tp > h.scaleup_domain:
-                continue
-            for fw in FRAMEWORKS:
-                for b in (8, 64):
-                    r = scenario(model, hid, input_tokens=2048, output_tokens=256, batch_size=b, tp=tp, framework=fw)
-                    left = _with(r, dp=2)
-                    out += _claims("data_parallel", f"2 replicas of TP{tp} vs 1, same total batch: no slower", left,
-                                   r, ("ttft_ms", "tpot_ms", "e2e_latency_ms", "throughput_tok_s",
-                                       "max_throughput_tok_s"), TOL_DISCRETE)
+    for h, model, tp, fw in _setups(("H100-SXM-80GB", "A100-SXM-80GB", "MI300X"),
+                                    ("meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B"),
+                                    max_dp=2):
+        for b in (8, 64):
+            r = scenario(model, h.id, input_tokens=2048, output_tokens=256, batch_size=b, tp=tp, framework=fw)
+            left = _with(r, dp=2)
+            out += _claims("data_parallel", f"2 replicas of TP{tp} vs 1, same total batch: no slower", left,
+                           r, ("ttft_ms", "tpot_ms", "e2e_latency_ms", "throughput_tok_s",
+                               "max_throughput_tok_s"), TOL_DISCRETE)
     return out
 
 
 def speculative() -> list[Pair]:
     out: list[Pair] = []
-    for hid in ("H100-SXM-80GB", "MI300X"):
-        for model in ("meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B"):
-            tp = _fit_tp(model, get_hardware(hid))
-            if tp is None:
-                continue
-            for fw in FRAMEWORKS:
-                r = scenario(model, hid, input_tokens=1024, output_tokens=256, batch_size=4, tp=tp, framework=fw)
-                spec = {"draft_model": "eagle", "spec_tokens": 3}
-                hi = _with(r, acceptance_rate=0.8, **spec)
-                lo = _with(r, acceptance_rate=0.5, **spec)
-                zero = _with(r, acceptance_rate=0.0, **spec)
-                out += _claims("speculative", "acceptance 0.8 no slower than 0.5", hi, lo,
-                               ("tpot_ms", "e2e_latency_ms"), TOL_DISCRETE)
-                out += _claims("speculative", "acceptance 0 not faster than no speculation", zero, r,
-                               ("tpot_ms", "e2e_latency_ms"), TOL_DISCRETE, better=False)
+    for h, model, tp, fw in _setups(("H100-SXM-80GB", "MI300X"),
+                                    ("meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B")):
+        r = scenario(model, h.id, input_tokens=1024, output_tokens=256, batch_size=4, tp=tp, framework=fw)
+        spec = {"draft_model": "eagle", "spec_tokens": 3}
+        hi = _with(r, acceptance_rate=0.8, **spec)
+        lo = _with(r, acceptance_rate=0.5, **spec)
+        zero = _with(r, acceptance_rate=0.0, **spec)
+        out += _claims("speculative", "acceptance 0.8 no slower than 0.5", hi, lo,
+                       ("tpot_ms", "e2e_latency_ms"), TOL_DISCRETE)
+        out += _claims("speculative", "acceptance 0 not faster than no speculation", zero, r,
+                       ("tpot_ms", "e2e_latency_ms"), TOL_DISCRETE, better=False)
     return out
 
 
