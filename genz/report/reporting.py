@@ -668,7 +668,7 @@ def calibration_page(con) -> Page:
                      ("framework", ("framework_key",)), ("source", ("source_group",))):
         cols = ", ".join(map(quote_ident, by))
         t = _q(con, f"""SELECT coalesce(scheme, 'model') AS scheme, {cols}, count(*) AS rows,
-                               round(exp(avg(ln(rel_err + 1e-9))), 4) AS geomean_rel_err,
+                               round(geomean_rel_err(rel_err), 4) AS geomean_rel_err,
                                round(median(value / predicted_oof), 3) AS median_measured_over_predicted
                         FROM validation WHERE predicted_oof > 0 GROUP BY ALL ORDER BY ALL""")
         secs.append(Section(f"Held-out error by {name}",

@@ -106,7 +106,9 @@ class PredictionColumns(pa.DataFrameModel):
     energy_j_per_token: pl.Float64 = pa.Field(ge=0, nullable=True, description="energy per output token, J")
     usd_per_million_tokens: pl.Float64 = pa.Field(ge=0, nullable=True,
                                                   description="device rental cost per million output tokens, USD")
-    calibration: str = pa.Field(nullable=True, description="calibrated / uncalibrated / extrapolated: ...")
+    calibration: str = pa.Field(nullable=True, description=(
+        "calibration label: calibrated / inherited from <platforms> / prior, then the profile id; "
+        "'; extrapolated: ...' follows beyond the measured range"))
     profile: str = pa.Field(nullable=True, description="id of the calibration profile used")
 
     class Config:

@@ -87,6 +87,16 @@ def _launch(p):
         "--no-first-run", "--disable-sync", "--disable-quic"])
 
 
+def _watched_page(browser, file: str, problems: list[str], console=("error",)):
+    """A new page that appends its console messages of the given types and its page errors to
+    ``problems`` (prefixed with ``file``)."""
+    page = browser.new_page()
+    page.on("console", lambda m: problems.append(f"{file}: console {m.type}: {m.text}")
+            if m.type in console else None)
+    page.on("pageerror", lambda e: problems.append(f"{file}: page error: {e}"))
+    return page
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium); .ci/run installs it")
 def test_pages_render_in_headless_chromium(built):
     sync_playwright = _playwright()
@@ -96,10 +106,7 @@ def test_pages_render_in_headless_chromium(built):
         browser = _launch(p)
         try:
             for file, _ in reporting.PAGES:
-                page = browser.new_page()
-                page.on("console", lambda m, f=file: problems.append(f"{f}: console {m.type}: {m.text}")
-                        if m.type in ("error", "warning") else None)
-                page.on("pageerror", lambda e, f=file: problems.append(f"{f}: page error: {e}"))
+                page = _watched_page(browser, file, problems, console=("error", "warning"))
                 page.on("requestfailed", lambda r, f=file: problems.append(f"{f}: failed request {r.url}"))
                 page.on("request", lambda r, f=file: problems.append(f"{f}: network request {r.url}")
                         if not r.url.startswith(("file:", "data:", "blob:", "about:")) else None)
@@ -148,10 +155,7 @@ def test_every_table_sorts_in_headless_chromium(built):
         browser = _launch(p)
         try:
             for file, _ in reporting.PAGES:
-                page = browser.new_page()
-                page.on("console", lambda m, f=file: problems.append(f"{f}: console {m.type}: {m.text}")
-                        if m.type == "error" else None)
-                page.on("pageerror", lambda e, f=file: problems.append(f"{f}: page error: {e}"))
+                page = _watched_page(browser, file, problems)
                 page.goto((out / file).as_uri())
                 located = page.locator("table.sortable")
                 for t in range(located.count()):

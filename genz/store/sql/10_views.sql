@@ -12,6 +12,9 @@ COMMENT ON TABLE deployments IS 'Deployment search: cheapest layout x batch meet
 
 -- the class of a calibration label (estimates.calibration or calibration.label): calibrated,
 -- inherited or prior; NULL for anything else. Every ranking derives calibration_label through this.
+-- geometric-mean relative error of a column of |pred - meas| / meas (genz.calibrate.stats: same floor)
+CREATE OR REPLACE MACRO geomean_rel_err(rel_err) AS exp(avg(ln(rel_err + 1e-9)));
+
 CREATE OR REPLACE MACRO calibration_class(label) AS
   CASE WHEN label LIKE 'calibrated%' THEN 'calibrated'
        WHEN label LIKE 'inherited%' THEN 'inherited'
@@ -38,7 +41,7 @@ WHERE status = 'ok';
 -- held-out error of the calibration, per validation scheme x platform x framework x metric
 CREATE OR REPLACE VIEW v_calibration_error AS
 SELECT coalesce(scheme, 'model') AS scheme, platform, framework_key AS framework, metric, count(*) AS rows,
-       exp(avg(ln(rel_err + 1e-9))) AS geomean_rel_err,
+       geomean_rel_err(rel_err) AS geomean_rel_err,
        median(value / predicted_oof) AS median_measured_over_predicted
 FROM validation WHERE predicted_oof IS NOT NULL AND predicted_oof > 0
 GROUP BY coalesce(scheme, 'model'), platform, framework_key, metric;
