@@ -338,11 +338,11 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         extrap = profiles.extrapolation(prof_idx, inp)
         calib[sel] = np.where(extrap != "", prof_label.astype(object) + "; " + extrap, prof_label)
         prof_col[sel] = profiles.profile_ids(prof_idx)
-        lo, hi = profiles.band_rows(prof_idx, metric_here, inp, spec)
-        band_lo[sel] = lo
-        band_hi[sel] = hi
-        for m, lo_arr in m_lo.items():
-            lo_arr[sel], m_hi[m][sel] = profiles.band_rows(prof_idx, np.full(len(sel), m, dtype=object), inp, spec)
+        if per_metric:
+            for m, (lo, hi) in profiles.metric_bands(prof_idx, METRICS, inp).items():
+                m_lo[m][sel], m_hi[m][sel] = lo, hi
+        else:
+            band_lo[sel], band_hi[sel] = profiles.band_rows(prof_idx, metric_here, inp)
 
     cols: dict[str, np.ndarray] = {}
     if "metric" in df.columns:
@@ -362,7 +362,7 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
             cols[m] = np.where(ok | (m == "max_throughput_tok_s"), out[m], np.nan)
         for m in METRICS:
             # the calibrated 80 % band: measured/predicted quantiles per platform × metric, widened
-            # beyond the measured range (:meth:`genz.perf.profiles.ProfileSet.band_rows`)
+            # beyond the measured range (:meth:`genz.perf.profiles.ProfileSet.metric_bands`)
             cols[f"{m}_low"] = cols[m] * m_lo[m]
             cols[f"{m}_high"] = cols[m] * m_hi[m]
     okser = pl.Series(ok)

@@ -247,37 +247,47 @@ class ProfileSet:
                 for name in Efficiency.names()}
         return effs, labels, idx
 
-    def band_rows(self, idx: np.ndarray, metrics: np.ndarray, inp, spec) -> tuple[np.ndarray, np.ndarray]:
-        """Multiplicative (low, high) band factors per row: predicted·lo .. predicted·hi.
+    def band_rows(self, idx: np.ndarray, metrics: np.ndarray, inp, spec=None) -> tuple[np.ndarray, np.ndarray]:
+        """Multiplicative (low, high) band factors per row, for each row's own metric (None: the
+        e2e latency's band): predicted·lo .. predicted·hi (see :meth:`metric_bands`)."""
+        metrics = np.asarray(metrics, dtype=object)
+        names = sorted({m for m in metrics.tolist() if m is not None})
+        per = self.metric_bands(idx, [*names, None], inp)
+        lo = np.empty(len(idx))
+        hi = np.empty(len(idx))
+        for m, (l_m, h_m) in per.items():
+            sel = (metrics == m) if m is not None else np.array([x is None for x in metrics.tolist()], dtype=bool)
+            lo[sel], hi[sel] = l_m[sel], h_m[sel]
+        return lo, hi
 
-        The band of a calibrated profile comes from its out-of-fold residuals per metric; scenarios
-        beyond the measured range (batch, lengths) get the band widened.
+    def metric_bands(self, idx: np.ndarray, metrics, inp) -> dict:
+        """Per metric (None: the e2e latency's band), the (low, high) band factors of every row.
+
+        A calibrated profile's band comes from its out-of-fold residuals per metric (else its
+        ``all`` band, else the uncalibrated 0.5-2); a profile without bands gets the uncalibrated one.
+        Beyond a profile's measured range (batch, lengths) the band is widened by
+        ``Π max(1, x / x_max)^0.15``, computed once per row for every metric.
         """
         n = len(idx)
-        lo = np.full(n, UNCALIBRATED_BAND[0])
-        hi = np.full(n, UNCALIBRATED_BAND[1])
-        for j in np.unique(idx):
+        widen = np.ones(n)
+        for j in np.unique(idx).tolist():
             prof = self._all[j]
-            if not prof.bands:
+            if not (prof.bands and prof.ranges):
                 continue
             sel = idx == j
-            for m in set(metrics[sel].tolist()):
-                b = prof.bands.get(m if m is not None else "e2e_latency_ms") or prof.bands.get("all")
-                if not b:
-                    continue
-                s2 = sel & (metrics == m) if m is not None else sel & np.array([x is None for x in metrics])
-                lo[s2], hi[s2] = float(b[0]), float(b[1])
-            # outside the measured range: widen by the log-ratio of extrapolation
-            r = prof.ranges
-            if r:
-                widen = np.ones(n)
-                for key, arr in (("batch_max", inp.B), ("input_max", inp.L), ("output_max", inp.O)):
-                    mx = r.get(key)
-                    if mx:
-                        widen = widen * np.maximum(1.0, arr / float(mx)) ** 0.15
-                lo[sel] = lo[sel] / widen[sel]
-                hi[sel] = hi[sel] * widen[sel]
-        return lo, hi
+            for key, arr in (("batch_max", inp.B), ("input_max", inp.L), ("output_max", inp.O)):
+                mx = prof.ranges.get(key)
+                if mx:
+                    widen[sel] *= np.maximum(1.0, np.asarray(arr, dtype=float)[sel] / float(mx)) ** 0.15
+        out = {}
+        for m in metrics:
+            key = m if m is not None else "e2e_latency_ms"
+            table = [(p.bands.get(key) or p.bands.get("all") or UNCALIBRATED_BAND) if p.bands else UNCALIBRATED_BAND
+                     for p in self._all]
+            lo_t = np.array([float(b[0]) for b in table])
+            hi_t = np.array([float(b[1]) for b in table])
+            out[m] = (lo_t[idx] / widen, hi_t[idx] * widen)
+        return out
 
     def extrapolation(self, idx: np.ndarray, inp) -> np.ndarray:
         """'' or a note like 'extrapolated: batch 512 > measured 64' per row (calibrated profiles)."""

@@ -132,8 +132,8 @@ def platform_requirements(rows: pl.DataFrame, profiles: ProfileSet | None = None
         slo = tuple(sub.get_column(c).cast(pl.Float64).fill_null(float("nan")).to_numpy() if c in sub.columns
                     else np.full(sub.height, np.nan) for c in ("slo_ttft_ms", "slo_tpot_ms", "slo_e2e_ms"))
         # the band's upper multiplier of each bounded metric: the SLO is judged at its confidence
-        highs = tuple(profiles.band_rows(prof_idx, np.full(len(sel), m, dtype=object), inp, spec)[1]
-                      for m, _ in slo_rule.BOUNDS)
+        bands = profiles.metric_bands(prof_idx, [m for m, _ in slo_rule.BOUNDS], inp)
+        highs = tuple(bands[m][1] for m, _ in slo_rule.BOUNDS)
         base_ok = meets_slo(engine.estimate(spec, inp), slo[0], slo[1], slo[2], highs=highs)
         for r in resources:
             k, status = bisect_requirement(spec, inp, slo, r, highs=highs)
