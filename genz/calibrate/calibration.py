@@ -34,7 +34,7 @@ import polars as pl
 
 from ..catalog.files import atomic_write, atomic_write_text, code_fingerprint
 from ..errors import GenzError
-from ..perf.efficiency import DEFAULT
+from ..perf.efficiency import DEFAULT, HARDWARE_FACTORS
 from ..perf.profiles import Profile, ProfileSet, load_profiles
 from .measurements import load_measurement_files
 from .prepared import Prepared, evaluate, prepare
@@ -355,15 +355,12 @@ def platform_profiles(pset: ProfileSet, platform: str) -> ProfileSet:
                      key=lambda e: (e.n_rows > 0, e.platform))
         if fam:
             src = fam[0]
+            # an unmeasured peer carries the family's label already; a measured one is the source
             label = src.label if src.n_rows == 0 else f"inherited from {src.platform}"
-            if label == "calibrated":
-                label = f"inherited from {src.platform}"
             entry = HardwareEntry(platform=hw.id, family=hw.family, factors=dict(src.factors), label=label)
         else:
             entry = HardwareEntry(platform=hw.id, family=hw.family,
-                                  factors={k: getattr(DEFAULT, k) for k in DEFAULT.as_dict()
-                                           if k in ("compute", "attention", "gemm_m_half", "kernel_overhead_s",
-                                                    "memory", "network", "vector")}, label="prior")
+                                  factors={k: getattr(DEFAULT, k) for k in HARDWARE_FACTORS}, label="prior")
     sub = ProfileSet([], source=pset.source, hardware=[entry], stacks=list(pset.stacks.values()),
                      version=pset.version)
     profs = [p for p in pset.profiles if p.platform.lower() == hw.id.lower()]
