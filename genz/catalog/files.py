@@ -30,6 +30,9 @@ def load_yaml(path: Path) -> object:
         where = f" line {mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise GenzError(f"{path}:{where} malformed YAML: {problem}") from None
+    except UnicodeDecodeError as exc:
+        raise GenzError(f"{path}: not UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                        "save it as UTF-8") from None
     except OSError as exc:
         raise GenzError(f"{path}: cannot read ({exc.strerror})") from None
 
