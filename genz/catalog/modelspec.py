@@ -20,6 +20,9 @@ from typing import Any
 
 from ..errors import GenzError
 
+#: most decoder layers a model may have (the largest published models have ~130)
+MAX_LAYERS = 10_000
+
 
 @dataclass(frozen=True)
 class Attention:
@@ -311,6 +314,47 @@ class ModelSpec:
         heads = {lc.mixer.n_heads for lc in self.layers if isinstance(lc.mixer, Attention)}
         return max(heads) if heads else 0
 
+    def validate(self, where: str | None = None) -> None:
+        """Check the built architecture (after a config's keys passed :meth:`HFConfig.check`, derived
+        sizes can still be 0): every size a positive whole number, at most
+        :data:`MAX_LAYERS` layers, GQA query heads a multiple of the KV heads, MoE top-k within
+        ``[1, experts]``. Raises a one-line :class:`GenzError` naming ``where`` (default: the id)."""
+        where = where or self.id
+
+        def need(ok: bool, what: str) -> None:
+            if not ok:
+                raise GenzError(f"{where}: {what}")
+
+        need(self.hidden >= 1, f"hidden size {self.hidden} must be >= 1")
+        need(self.vocab >= 1, f"vocab size {self.vocab} must be >= 1")
+        need(1 <= self.n_layers <= MAX_LAYERS, f"{self.n_layers} layers; allowed: 1 to {MAX_LAYERS:,}")
+        for lc in self.layers:
+            m, f = lc.mixer, lc.ffn
+            need(lc.count >= 1, f"a layer group has {lc.count} layers")
+            if isinstance(m, Attention):
+                need(m.n_heads >= 1 and m.n_kv_heads >= 1, f"attention heads {m.n_heads}, KV heads {m.n_kv_heads}: "
+                     "both must be >= 1")
+                need(m.head_dim >= 1 and m.v_head_dim >= 1, f"attention head dim {m.head_dim} (hidden size "
+                     f"{self.hidden} / {m.n_heads} heads) must be >= 1")
+                need(m.window is None or m.window >= 1, f"sliding window {m.window} must be >= 1")
+                if m.kind == "mha":
+                    need(m.n_heads % m.n_kv_heads == 0, f"{m.n_heads} attention heads are not a multiple of "
+                         f"{m.n_kv_heads} KV heads (grouped-query attention shares each KV head among equally "
+                         "many query heads)")
+                else:
+                    need(m.kv_lora_rank >= 1, f"MLA kv_lora_rank {m.kv_lora_rank} must be >= 1")
+            elif isinstance(m, Mamba):
+                need(min(m.d_inner, m.d_state, m.d_conv) >= 1, f"Mamba inner size {m.d_inner}, state {m.d_state}, "
+                     f"conv {m.d_conv}: all must be >= 1")
+                need(m.version == 1 or (m.n_heads >= 1 and m.n_groups >= 1),
+                     f"Mamba-2 heads {m.n_heads}, groups {m.n_groups}: both must be >= 1")
+                need(m.version == 2 or m.dt_rank >= 1, f"Mamba dt_rank {m.dt_rank} must be >= 1")
+            if f is not None:
+                need(f.d_ff >= 1, f"FFN intermediate size {f.d_ff} must be >= 1")
+                if f.is_moe:
+                    need(1 <= f.top_k <= f.n_experts, f"MoE top-k {f.top_k} must be in [1, {f.n_experts}] "
+                         f"(the number of experts)")
+
     def with_layers(self, n_layers: int) -> ModelSpec:
         """A copy scaled to ``n_layers`` decoder layers (single-class models only; for tests)."""
         if len(self.layers) != 1:
@@ -323,7 +367,7 @@ class ModelSpec:
 # --------------------------------------------------------------------------------------------
 
 
-def from_hf_config(cfg: dict, model_id: str = "custom", **meta: Any) -> ModelSpec:
+def from_hf_config(cfg: dict, model_id: str = "custom", origin: str = "", **meta: Any) -> ModelSpec:
     """Build a :class:`ModelSpec` from a Hugging Face ``config.json`` dictionary.
 
     Dispatches on ``model_type`` to one adapter per family (:mod:`genz.catalog.adapters`):
@@ -331,13 +375,15 @@ def from_hf_config(cfg: dict, model_id: str = "custom", **meta: Any) -> ModelSpe
     grok, deci, mamba, mamba2, falcon_mamba, jamba, falcon, gpt_j, gpt_neox, bloom, opt,
     starcoder2, gpt_oss and llama-like configs of other types. An unknown ``model_type`` is read
     as a llama-like decoder when it has the usual keys. ``meta`` (aliases, source, notes) is
-    attached to the spec.
+    attached to the spec. Shapes are checked (positive whole numbers in range, heads that split
+    evenly, top-k within the experts); a bad one is a one-line :class:`GenzError` naming ``origin``
+    (the file, when the config came from one), the key and the allowed range.
     """
     if not isinstance(cfg, dict):
-        raise GenzError(f"{model_id}: config must be a mapping, got {type(cfg).__name__}")
+        raise GenzError(f"{origin or model_id}: config must be a mapping, got {type(cfg).__name__}")
     from .adapters import parse  # the adapters build the classes above
 
-    return parse(cfg, model_id, **meta)
+    return parse(cfg, model_id, origin, **meta)
 
 
 def __getattr__(name: str) -> Any:

@@ -55,7 +55,7 @@ def _spec_from_entry(entry: dict, path: Path) -> ModelSpec:
     if not isinstance(entry, dict) or "config" not in entry or "id" not in entry:
         raise GenzError(f"{path}: a model file needs 'id' and 'config' (see genz/data/models/README.md)")
     return from_hf_config(
-        entry["config"], model_id=str(entry["id"]),
+        entry["config"], model_id=str(entry["id"]), origin=str(path),
         aliases=tuple(str(a) for a in entry.get("aliases") or ()),
         source=str(entry.get("source", "")), notes=str(entry.get("notes", "") or ""),
     )
@@ -122,17 +122,25 @@ def load_model_file(path: Path) -> ModelSpec:
     """Load a Hugging Face ``config.json`` or a zoo-format YAML file."""
     if not path.exists():
         raise GenzError(f"model: file not found: {path}")
+    if not path.is_file():
+        raise GenzError(f"model: {path} is not a regular file; give a config.json or a model YAML")
     if path.suffix == ".json":
         try:
             cfg = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise GenzError(f"{path}: malformed JSON at line {exc.lineno}: {exc.msg}") from None
+        except UnicodeDecodeError as exc:
+            raise GenzError(f"{path}: not UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
+        except OSError as exc:
+            raise GenzError(f"{path}: cannot read ({exc.strerror})") from None
+        if not isinstance(cfg, dict):
+            raise GenzError(f"{path}: a config.json must be a JSON object, got {type(cfg).__name__}")
         model_id = cfg.get("_name_or_path") or path.parent.name or path.stem
-        spec = from_hf_config(cfg, model_id=str(model_id), source=str(path))
+        spec = from_hf_config(cfg, model_id=str(model_id), origin=str(path), source=str(path))
         return spec
     entry = load_yaml(path)
     if isinstance(entry, dict) and "config" not in entry and "model_type" in entry:
-        return from_hf_config(entry, model_id=path.stem, source=str(path))
+        return from_hf_config(entry, model_id=path.stem, origin=str(path), source=str(path))
     return _spec_from_entry(entry, path)  # type: ignore[arg-type]
 
 

@@ -16,19 +16,29 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from ...errors import GenzError
 from ..modelspec import ModelSpec
 from . import families  # noqa: F401  (registers the adapters)
 from .config import HFConfig
+from .decoder import Experts
 from .registry import ADAPTERS, adapter_for, register
 
 #: model types with an adapter of their own (others are read as llama-like decoders)
 SUPPORTED_MODEL_TYPES = sorted(ADAPTERS)
 
 
-def parse(raw: dict, model_id: str, **meta: Any) -> ModelSpec:
-    """The spec of a config dict; ``meta`` (aliases, source, notes) is attached as given."""
-    c = HFConfig.read(raw, model_id)
+def parse(raw: dict, model_id: str, origin: str = "", **meta: Any) -> ModelSpec:
+    """The spec of a config dict; ``meta`` (aliases, source, notes) is attached as given.
+
+    The config's shape keys are checked before the adapter runs (:meth:`HFConfig.check`) and the
+    built spec after (:meth:`ModelSpec.validate`); errors name ``origin`` (the file) when given."""
+    c = HFConfig.read(raw, model_id, origin)
+    experts = Experts.read(c)  # a MoE config without a usable top-k would silently read as dense
+    if experts.n_experts and not 1 <= experts.top_k <= experts.n_experts:
+        raise GenzError(f"{c.where}: MoE top-k {experts.top_k} must be in [1, {experts.n_experts}] (the number of "
+                        "experts)")
     spec = adapter_for(c.model_type)(c)
+    spec.validate(c.where)
     return replace(spec, **meta) if meta else spec
 
 
