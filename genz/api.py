@@ -31,7 +31,7 @@ from .perf.scenarios import normalize
 SCENARIO_KEYS = ("input_tokens", "output_tokens", "batch_size", "tp", "pp", "ep", "dp", "cp", "num_devices",
                  "weight_dtype", "act_dtype", "kv_dtype", "framework", "chunk_size", "draft_model",
                  "spec_tokens", "acceptance_rate", "num_beams", "offload", "max_num_tokens",
-                 "usd_per_device_hour")
+                 "usd_per_device_hour", "allow_long_context")
 
 
 def predict(df: pl.DataFrame, profiles: ProfileSet | None = None) -> pl.DataFrame:

@@ -90,6 +90,8 @@ def predict(
     output: Path = typer.Option(..., "-o", "--output", help="Where to write IN's columns plus predictions."),
     profiles: Path | None = typer.Option(None, "--profiles", help="Calibration profiles JSON."),
     uncalibrated: bool = typer.Option(False, "--uncalibrated", help="Ignore calibration; use datasheet defaults."),
+    allow_long_context: bool = typer.Option(False, "--allow-long-context", help="Predict rows whose prompt + "
+                                            "output exceeds the model's maximum context (an error by default)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No summary on stderr."),
 ) -> None:
     """Predict every row of a scenario table."""
@@ -100,7 +102,7 @@ def predict(
     check_output(output)
     df = read_scenarios(input)
     prof = uncal() if uncalibrated else default_profiles(profiles)
-    out = predict_frame(df, prof)
+    out = predict_frame(df, prof, allow_long_context=allow_long_context)
     write_atomic_csv(out, output)
     if not quiet:
         ok = int((out.get_column("status") == "ok").sum())
@@ -132,6 +134,8 @@ def estimate(
     draft_model: str | None = typer.Option(None, "--draft-model", help="Speculative decoding draft (or mtp/eagle)."),
     spec_tokens: int | None = typer.Option(None, "--spec-tokens", help="Draft tokens per step (γ)."),
     acceptance_rate: float | None = typer.Option(None, "--acceptance-rate", help="Per-token acceptance (α)."),
+    allow_long_context: bool = typer.Option(False, "--allow-long-context", help="Allow a prompt + output past the "
+                                            "model's maximum context."),
     ops: bool = typer.Option(False, "--ops", help="Show the per-operator table."),
     profiles: Path | None = typer.Option(None, "--profiles", help="Calibration profiles JSON."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
@@ -145,7 +149,8 @@ def estimate(
     res = api.estimate(model, hardware, profiles=prof, input_tokens=input_tokens, output_tokens=output_tokens,
                        batch_size=batch, tp=tp, pp=pp, ep=ep, dp=dp, cp=cp, weight_dtype=weight_dtype,
                        act_dtype=act_dtype, kv_dtype=kv_dtype, framework=framework, chunk_size=chunk_size,
-                       draft_model=draft_model, spec_tokens=spec_tokens, acceptance_rate=acceptance_rate)
+                       draft_model=draft_model, spec_tokens=spec_tokens, acceptance_rate=acceptance_rate,
+                       allow_long_context=allow_long_context or None)
     report_cli.print_estimate(res, ops=ops, as_json=as_json, profiles=_profiles_note(profiles))
 
 

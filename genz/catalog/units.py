@@ -15,3 +15,7 @@ TFLOPS = 1e12  # FLOP/s
 GFLOP = 1e9  # FLOPs
 US = 1e-6  # seconds
 MS = 1e-3  # seconds
+
+#: most tokens one request may have as prompt or as output (the scenario table's and the use-case
+#: library's ceiling: a typo such as 1e30 is an error, never a number)
+MAX_TOKENS = 100_000_000

@@ -10,6 +10,8 @@ over all its rows.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import polars as pl
 
@@ -25,6 +27,15 @@ from .profiles import ProfileSet, default_profiles
 from .scenarios import METRICS, normalize
 
 
+def _unexpected(what: str, name: str, exc: Exception) -> str:
+    """The status of rows whose model or hardware failed to load in a way genz did not foresee
+    (re-raised under ``GENZ_DEBUG=1``, for the traceback)."""
+    if os.environ.get("GENZ_DEBUG"):
+        raise exc
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"error: {what} '{name}' could not be read ({type(exc).__name__}: {first}); a bug in genz, please report it"
+
+
 def _resolve(norm: pl.DataFrame) -> tuple[dict, dict, pl.Series]:
     """Resolve distinct model/hardware names; return lookups and a per-row error column."""
     models: dict[str, ModelSpec] = {}
@@ -36,11 +47,15 @@ def _resolve(norm: pl.DataFrame) -> tuple[dict, dict, pl.Series]:
             models[name] = get_model(name)
         except GenzError as exc:
             bad_model[name] = f"error: {exc}"
+        except Exception as exc:  # noqa: BLE001 - a file genz cannot digest: that row's status, not a crash
+            bad_model[name] = _unexpected("model", name, exc)
     for name in norm.get_column("_hardware").unique().drop_nulls().to_list():
         try:
             hw[name] = get_hardware(name)
         except GenzError as exc:
             bad_hw[name] = f"error: {exc}"
+        except Exception as exc:  # noqa: BLE001 - as above
+            bad_hw[name] = _unexpected("hardware", name, exc)
     err = norm.select(
         pl.coalesce(
             pl.col("_model").replace_strict(bad_model, default=None, return_dtype=pl.String),
@@ -158,8 +173,9 @@ def _estimate_with_drafts(spec: ModelSpec, inp, rows: pl.DataFrame, status: np.n
         idx = np.nonzero(spec_rows & (drafts == name))[0]
         try:
             d = draft_spec(spec, name)
-        except GenzError as exc:
-            status[sel[idx]] = f"error: {exc}"
+        except Exception as exc:  # noqa: BLE001 - an unknown or unreadable draft: those rows' status, no numbers
+            status[sel[idx]] = (f"error: draft_model: {str(exc).removeprefix('model: ').removeprefix('draft_model: ')}"
+                                if isinstance(exc, GenzError) else _unexpected("draft_model", name, exc))
             base.extra["fits"][idx] = True
             continue
         sub = engine.estimate(spec, inp.take(idx), draft=d)
@@ -183,6 +199,26 @@ def _splice(base, sub, idx) -> None:
             base.extra[k][idx] = v
 
 
+def context_overruns(spec: ModelSpec, rows: pl.DataFrame, allow: np.ndarray) -> np.ndarray:
+    """Rows (normalized, all of ``spec``) whose prompt + output exceeds the model's maximum context
+    (``max_position_embeddings``; no limit when the config gives none, as for pure SSMs) and that do
+    not allow it (``allow``: the row's ``allow_long_context`` or the caller's option).
+
+    A serving stack refuses such a request (vLLM: ``prompt + max_tokens > max_model_len``); the
+    roofline itself would happily extrapolate, so without this check the numbers look valid."""
+    if not spec.max_context:
+        return np.zeros(rows.height, dtype=bool)
+    total = (rows.get_column("_input_tokens") + rows.get_column("_output_tokens")).to_numpy()
+    return (total > spec.max_context) & ~allow
+
+
+def context_messages(spec: ModelSpec, rows: pl.DataFrame) -> list[str]:
+    """The status of each row over the context (:func:`context_overruns`): its numbers and the limit."""
+    return [f"error: input_tokens + output_tokens = {L:,} + {O:,} = {L + O:,} exceeds the {spec.max_context:,}-token "
+            f"context of {spec.id}; set allow_long_context (column, or --allow-long-context) to predict anyway"
+            for L, O in zip(rows.get_column("_input_tokens").to_list(), rows.get_column("_output_tokens").to_list())]
+
+
 #: prefix under which an input column survives when a prediction column has its name
 RENAMED_PREFIX = "input_"
 
@@ -200,7 +236,7 @@ def keep_user_columns(df: pl.DataFrame, added) -> pl.DataFrame:
 
 
 def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
-                  keep_work: bool = False) -> pl.DataFrame:
+                  keep_work: bool = False, allow_long_context: bool = False) -> pl.DataFrame:
     """Predict every row of a scenario table.
 
     Adds ``ttft_ms, tpot_ms, e2e_latency_ms, throughput_tok_s, throughput_tok_s_per_device,
@@ -209,6 +245,12 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
     ``status`` and ``calibration``, plus memory columns. Input columns pass through; an input
     column whose name a prediction column takes (a user's own ``status`` or ``ttft_ms``) is kept
     as ``input_<name>`` (:data:`RENAMED_PREFIX`), never overwritten.
+
+    A row whose prompt + output exceeds the model's maximum context gets an error status unless
+    its ``allow_long_context`` cell or ``allow_long_context=True`` allows it (:func:`context_overruns`).
+    Row isolation: a bad model or hardware file, an unknown draft, or an unexpected failure while
+    estimating one model's rows gives those rows an ``error: ...`` status and no numbers; other rows
+    are unaffected. No ``ok`` row carries a non-finite or negative number (:func:`_guard`).
     """
     from . import serving  # local import: serving builds on this module
 
@@ -248,10 +290,11 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
     hw_pos = {k: j for j, k in enumerate(hw_names)}
     model_code = norm.get_column("_model").replace_strict({m: i for i, m in enumerate(models)}, default=-1,
                                                           return_dtype=pl.Int64).to_numpy()
-    for mi, spec in enumerate(models.values()):
-        sel = np.nonzero(ok & (model_code == mi))[0]
-        if len(sel) == 0:
-            continue
+    allow_long = norm.get_column("_allow_long_context").to_numpy() | bool(allow_long_context)
+    nulls = np.zeros(n, dtype=bool)  # rows estimated and then turned into errors: their numbers are dropped
+
+    def run_group(spec: ModelSpec, sel: np.ndarray) -> None:
+        """Estimate the rows ``sel`` (all of model ``spec``), filling the output arrays in place."""
         rows = norm[sel]
         # structural checks: TP must divide the attention heads (and the KV heads or be a multiple)
         tp = rows.get_column("_tp").to_numpy()
@@ -273,15 +316,27 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         elif (ep > 1).any():
             status[sel[ep > 1]] = f"error: ep > 1 but {spec.id} has no experts"
             ok[sel[ep > 1]] = False
+        for col in ("pp", "decode_pp"):  # a pipeline stage holds at least one layer
+            stages = rows.get_column("_" + col).to_numpy()
+            bad = (stages > spec.n_layers) & ok[sel]
+            if bad.any():
+                status[sel[bad]] = [f"error: {col} {p} exceeds the {spec.n_layers} layers of {spec.id} (a stage "
+                                    "holds at least one layer)" for p in stages[bad]]
+                ok[sel[bad]] = False
+        over = context_overruns(spec, rows, allow_long[sel]) & ok[sel]
+        if over.any():
+            status[sel[over]] = context_messages(spec, rows.filter(pl.Series(over)))
+            ok[sel[over]] = False
         sel = sel[ok[sel]]
         if len(sel) == 0:
-            continue
+            return
         rows = norm[sel]
         hw_idx = rows.get_column("_hardware").replace_strict(hw_pos, return_dtype=pl.Int64).to_numpy()
         inp, prof_label, prof_idx = engine_inputs(rows, hws, hw_idx, profiles)
         needs_batch = rows.get_column("_batch_size").is_null().to_numpy()
         metric_here = metric_col[sel]
         est = _estimate_with_drafts(spec, inp, rows, status, sel)
+        draft_bad = status[sel] != "ok"  # a draft that cannot be resolved: that status, no numbers
         mem = est.memory
         fits = est.extra["fits"]
         extra_f["offloaded_gb"][sel] = (est.extra["spill_weights"] + est.extra["spill_kv"]) / GB
@@ -303,9 +358,10 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         is_mt_metric = metric_here == "max_throughput_tok_s"
         good = np.where(is_mt_metric, mt_ok, fits)
         st_here = np.where(is_mt_metric, mt["status"], st_here)
-        bad_here = ~good
+        bad_here = ~good & ~draft_bad
         status[sel[bad_here]] = st_here[bad_here]
-        ok[sel[bad_here]] = False
+        ok[sel[bad_here | draft_bad]] = False
+        nulls[sel[draft_bad]] = True
         out["ttft_ms"][sel] = np.where(good | is_mt, est.ttft_s / MS, np.nan)
         out["tpot_ms"][sel] = est.tpot_s / MS
         out["e2e_latency_ms"][sel] = est.e2e_s / MS
@@ -344,6 +400,27 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         else:
             band_lo[sel], band_hi[sel] = profiles.band_rows(prof_idx, metric_here, inp)
 
+    for mi, spec in enumerate(models.values()):
+        sel = np.nonzero(ok & (model_code == mi))[0]
+        if len(sel) == 0:
+            continue
+        try:
+            run_group(spec, sel)
+        except Exception as exc:  # a bug, not the user's input: these rows get a status, the file goes on
+            if os.environ.get("GENZ_DEBUG"):
+                raise
+            left = sel[ok[sel]]
+            status[left] = (f"error: genz failed on these rows of {spec.id} ({type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0] if str(exc) else ''}); a bug in genz, please report it")
+            ok[left] = False
+            nulls[left] = True
+    for arr in (*out.values(), *extra_f.values(), band_lo, band_hi, *m_lo.values(), *m_hi.values()):
+        arr[nulls] = np.nan
+    for txt in (bottleneck, pb, db):
+        txt[nulls] = ""
+    calib[nulls] = None
+    prof_col[nulls] = None
+
     cols: dict[str, np.ndarray] = {}
     if "metric" in df.columns:
         pred = np.full(n, np.nan)
@@ -365,6 +442,7 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
             # beyond the measured range (:meth:`genz.perf.profiles.ProfileSet.metric_bands`)
             cols[f"{m}_low"] = cols[m] * m_lo[m]
             cols[f"{m}_high"] = cols[m] * m_hi[m]
+    _guard(cols, extra_f, ok, status)
     okser = pl.Series(ok)
 
     def text(name, arr):
@@ -386,6 +464,33 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         work = norm.select([c for c in norm.columns if c.startswith("_")])
         result = pl.concat([result, work], how="horizontal")
     return result
+
+
+#: output columns an ``ok`` row may leave blank (NaN): the max-load figures when no batch reaches
+#: the serving model's steady state, cost without a price, their bands
+MAY_BE_BLANK = frozenset({"max_throughput_tok_s", "max_throughput_tok_s_low", "max_throughput_tok_s_high",
+                          "max_throughput_batch", "max_throughput_ttft_ms", "max_throughput_tpot_ms"})
+
+
+def _guard(cols: dict[str, np.ndarray], extra: dict[str, np.ndarray], ok: np.ndarray, status: np.ndarray) -> None:
+    """Last line of defence, a bug catcher (validation happens before): an ``ok`` row never carries
+    a non-finite or negative number. Such a row gets an error status naming the first bad column and
+    its value, and loses its numbers (in place)."""
+    culprit = np.full(len(ok), "", dtype=object)
+    value = np.zeros(len(ok))
+    for name, arr in (*cols.items(), *extra.items()):
+        bad = ok & (culprit == "") & (np.isinf(arr) | (arr < 0) | (np.isnan(arr) & (name not in MAY_BE_BLANK)))
+        if bad.any():
+            culprit[bad] = name
+            value[bad] = arr[bad]
+    rows = np.nonzero(culprit != "")[0]
+    if not len(rows):
+        return
+    status[rows] = [f"error: {culprit[i]} came out {value[i]:g}, not a finite non-negative number; a bug in genz, "
+                    "please report it" for i in rows]
+    ok[rows] = False
+    for arr in (*cols.values(), *extra.values()):
+        arr[rows] = np.nan
 
 
 def predict_one(**scenario) -> dict:

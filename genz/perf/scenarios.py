@@ -12,6 +12,7 @@ import polars as pl
 
 from ..catalog import dtypes
 from ..catalog.frameworks import framework_key
+from ..catalog.units import MAX_TOKENS
 from ..errors import GenzError
 
 REQUIRED = ("model", "hardware", "input_tokens", "output_tokens")
@@ -37,7 +38,7 @@ INT_COLUMNS: dict[str, int | None] = {
 #: largest value each integer column takes (a typo like 1e30 or inf is an error, never a default):
 #: 100 M tokens per request, 1 M devices along any parallel axis, 10 M requests in a batch
 INT_MAX: dict[str, int] = {
-    "input_tokens": 100_000_000, "output_tokens": 100_000_000, "tp": 1_048_576, "pp": 1_048_576,
+    "input_tokens": MAX_TOKENS, "output_tokens": MAX_TOKENS, "tp": 1_048_576, "pp": 1_048_576,
     "ep": 1_048_576, "dp": 1_048_576, "cp": 1_048_576, "num_devices": 1_048_576, "batch_size": 10_000_000,
     "chunk_size": 100_000_000, "spec_tokens": 64, "num_beams": 1024, "decode_tp": 1_048_576,
     "decode_pp": 1_048_576, "max_num_tokens": 100_000_000,
@@ -48,6 +49,12 @@ FLOAT_COLUMNS: dict[str, float | None] = {
     "acceptance_rate": None,
     "usd_per_device_hour": None,
 }
+#: yes/no columns (default no): ``allow_long_context`` lets a prompt + output run past the model's
+#: maximum context (``max_position_embeddings``), which is otherwise a row error
+BOOL_COLUMNS = ("allow_long_context",)
+#: accepted spellings of yes and no (case-insensitive; a blank cell is no)
+TRUE_WORDS = ("true", "yes", "y", "t", "1")
+FALSE_WORDS = ("false", "no", "n", "f", "0")
 STR_COLUMNS = ("model", "hardware", "weight_dtype", "act_dtype", "kv_dtype", "framework", "draft_model",
                "metric", "offload")
 
@@ -101,6 +108,8 @@ def normalize(df: pl.DataFrame) -> pl.DataFrame:
     for col in ("model", "hardware", "framework", "draft_model", "metric", "offload", "weight_dtype", "act_dtype",
                 "kv_dtype"):
         work["_" + col] = _text(col) if present(col) else pl.lit(None, dtype=pl.String)
+    for col in BOOL_COLUMNS:
+        work["_" + col + "_raw"] = _text(col).str.to_lowercase() if present(col) else pl.lit(None, dtype=pl.String)
     for col in INT_COLUMNS:
         work["_" + col + "_f"] = _num(col) if present(col) else pl.lit(None, dtype=pl.Float64)
     for col in FLOAT_COLUMNS:
@@ -165,6 +174,13 @@ def normalize(df: pl.DataFrame) -> pl.DataFrame:
     out = out.with_columns(
         _framework_key=pl.col("_framework").replace_strict(fw_map, default="generic", return_dtype=pl.String)
     )
+    for col in BOOL_COLUMNS:
+        raw = pl.col("_" + col + "_raw")
+        if present(col):
+            checks.append((raw.is_not_null() & ~raw.is_in([*TRUE_WORDS, *FALSE_WORDS]),
+                           pl.format(f"error: {col} '{{}}' is not yes or no; allowed: true, false (or yes/no, 1/0)",
+                                     pl.col(col).cast(pl.String).str.strip_chars())))
+        out = out.with_columns(**{"_" + col: raw.is_in(TRUE_WORDS).fill_null(False)})
     if present("metric"):
         checks.append((pl.col("_metric").is_not_null() & ~pl.col("_metric").is_in(list(METRICS)),
                        pl.format("error: metric '{}' unknown; allowed: " + ", ".join(METRICS), pl.col("_metric"))))
@@ -219,4 +235,5 @@ def normalize(df: pl.DataFrame) -> pl.DataFrame:
         first = msgs.select(pl.coalesce(pl.all()).alias("s")).get_column("s")
         status = status.scatter(idx, first)
     out = out.with_columns(status)
-    return out.drop(["_weight_dtype_raw", "_act_dtype_raw", "_kv_dtype_raw", *[f"_{c}_f" for c in INT_COLUMNS]])
+    return out.drop(["_weight_dtype_raw", "_act_dtype_raw", "_kv_dtype_raw", *[f"_{c}_f" for c in INT_COLUMNS],
+                     *[f"_{c}_raw" for c in BOOL_COLUMNS]])
