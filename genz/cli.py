@@ -44,49 +44,65 @@ def _profiles_note(path) -> str:
 WRITERS = {".csv": "write_csv", ".parquet": "write_parquet", ".json": "write_json"}
 
 
-def check_output(path: Path) -> Path:
-    """An output path a user gave: a regular file (or a new name) with a known extension; a
-    directory, device, FIFO or symlink target is an error, never replaced."""
+def check_output(path: Path, allowed: dict[str, str] | tuple[str, ...] = tuple(WRITERS)) -> Path:
+    """An output path a user gave: a regular file (or a new name) with a known extension, in a folder
+    (or a folder that can be created); a directory, device, FIFO or symlink target is an error, never
+    replaced."""
     path = Path(path)
+    names = ", ".join(allowed)
     if str(path).strip() in ("", "."):
-        raise GenzError("output: empty path; give a file name ending in .csv, .parquet or .json")
+        raise GenzError(f"output: empty path; give a file name ending in {names}")
     if path.is_symlink() or (path.exists() and not path.is_file()):
         what = "a directory" if path.is_dir() else "a symlink" if path.is_symlink() else "not a regular file"
-        raise GenzError(f"output: {path} is {what}; give a regular file name ending in .csv, .parquet or .json")
-    if path.suffix.lower() not in WRITERS:
-        raise GenzError(f"output: {path}: unknown extension '{path.suffix}'; allowed: {', '.join(WRITERS)}")
+        raise GenzError(f"output: {path} is {what}; give a regular file name ending in {names}")
+    if path.suffix.lower() not in allowed:
+        raise GenzError(f"output: {path}: unknown extension '{path.suffix}'; allowed: {names}")
+    parent = next((q for q in path.absolute().parents if q.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise GenzError(f"output: {path}: {parent} is not a directory")
     return path
+
+
+def os_reason(exc: BaseException) -> str:
+    """Why an operating-system operation failed, in words (``No space left on device``), also when
+    polars wraps the error (``... underlying IO error: No space left on device (os error 28)``)."""
+    import re
+
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc).strip()
+    m = re.search(r"([^:]+?)\s*\(os error \d+\)", text)
+    return m.group(1).strip() if m else (text.splitlines()[0] if text else type(exc).__name__)
 
 
 def write_atomic_csv(df, path: Path) -> None:
     """Write ``df`` to ``path`` in the format its extension names (csv, parquet, json), written aside and
-    renamed into place (no half-written output; mode follows the umask)."""
+    renamed into place (no half-written output; mode follows the umask). A failed write (full disk,
+    no permission) is a one-line error and leaves any earlier file at ``path`` as it was."""
+    import polars as pl
+
     from .catalog.files import atomic_write
 
     path = check_output(path)
-    atomic_write(path, getattr(df, WRITERS[path.suffix.lower()]))
+    try:
+        atomic_write(path, getattr(df, WRITERS[path.suffix.lower()]))
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise GenzError(f"cannot write {path}: {os_reason(exc)}") from None
 
 
 def read_scenarios(path: Path):
-    """Read a scenario CSV with every cell as text (extra columns pass through untouched)."""
-    import polars as pl
+    """Read a scenario table (CSV with every cell as text, Parquet, JSON, JSON Lines; ``-`` = CSV on
+    standard input); every unreadable file is a one-line error naming the file and line
+    (:func:`genz.catalog.files.read_table`). Extra columns pass through untouched."""
+    from .catalog.files import read_table
 
-    if not path.exists():
-        raise GenzError(f"{path}: file not found")
-    try:
-        df = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=False)
-    except pl.exceptions.NoDataError:
-        raise GenzError(f"{path}: empty file; expected a header with at least model, hardware, "
-                        "input_tokens, output_tokens") from None
-    except (pl.exceptions.ComputeError, pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise GenzError(f"{path}: malformed CSV ({first})") from None
-    return df
+    return read_table(path)
 
 
 @app.command()
 def predict(
-    input: Path = typer.Argument(..., help="Scenario table (CSV; columns: docs/reference.md §2)."),
+    input: Path = typer.Argument(..., help="Scenario table: .csv, .parquet, .json or .jsonl (- reads CSV from "
+                                           "standard input); columns: docs/reference.md §2."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write IN's columns plus predictions."),
     profiles: Path | None = typer.Option(None, "--profiles", help="Calibration profiles JSON."),
     uncalibrated: bool = typer.Option(False, "--uncalibrated", help="Ignore calibration; use datasheet defaults."),
@@ -176,6 +192,42 @@ def hardware(csv: bool = typer.Option(False, "--csv", help="Print CSV.")) -> Non
                                     "scale_up_gb_per_s", "scale_up_domain", "tdp_w", "usd_per_hour"])
 
 
+#: formats of the frames calibrate, validate and requirements write (parquet, or CSV by extension)
+FRAME_FORMATS = (".parquet", ".csv")
+#: allowed ranges of the fit options
+FOLDS_RANGE, WORKERS_RANGE, MAX_DEVICES_RANGE = (2, 1000), (1, 1024), (1, 1_048_576)
+
+
+def _in_range(name: str, value: int, lo_hi: tuple[int, int]) -> None:
+    lo, hi = lo_hi
+    if not lo <= value <= hi:
+        raise GenzError(f"{name} {value} is not in [{lo:,}, {hi:,}]")
+
+
+def _check_fit_options(folds: int, workers: int) -> None:
+    _in_range("--folds", folds, FOLDS_RANGE)
+    _in_range("--workers", workers, WORKERS_RANGE)
+
+
+def _operators(path: Path | None) -> Path | None:
+    """The kernel-timing folder: the one given (which must be a folder), else the default if present."""
+    if path is None:
+        return DEFAULT_OPERATORS if DEFAULT_OPERATORS.is_dir() else None
+    if not path.is_dir():
+        raise GenzError(f"--operators: {path} is not a folder of kernel-timing tables")
+    return path
+
+
+def _write(write, path: Path) -> None:
+    """Run ``write()`` (an atomic write to ``path``); a failure of the disk is a one-line error."""
+    import polars as pl
+
+    try:
+        write()
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise GenzError(f"cannot write {path}: {os_reason(exc)}") from None
+
+
 DEFAULT_MEASUREMENTS = Path("calibration") / "measurements"
 DEFAULT_OPERATORS = Path("calibration") / "operators" / "aiconfigurator"
 
@@ -214,12 +266,16 @@ def calibrate(
     from .calibrate import calibration as cal
     from .report import report_cli
 
+    check_output(output, (".json",))
+    if validation is not None:
+        check_output(validation, FRAME_FORMATS)
+    _check_fit_options(folds, workers)
     files = _measurement_files(measurements)
-    ops = operators if operators is not None else (DEFAULT_OPERATORS if DEFAULT_OPERATORS.is_dir() else None)
+    ops = _operators(operators)
     res = cal.calibrate(files, k=folds, workers=workers, do_cv=not no_cv, operators=ops)
-    cal.write_profiles(res, output)
+    _write(lambda: cal.write_profiles(res, output), output)
     if validation is not None and res.validation.height:
-        cal.write_frame(res.validation, validation)
+        _write(lambda: cal.write_frame(res.validation, validation), validation)
     typer.echo(f"genz: {len(res.profiles)} profiles from {res.summary['rows']} measured rows "
                f"(version {res.summary['version']}) -> {output}", err=True)
     if res.validation.height:
@@ -239,11 +295,14 @@ def validate(
     from .calibrate import calibration as cal
     from .report import report_cli
 
+    if output is not None:
+        check_output(output, FRAME_FORMATS)
+    _check_fit_options(folds, workers)
     files = _measurement_files(measurements)
-    ops = operators if operators is not None else (DEFAULT_OPERATORS if DEFAULT_OPERATORS.is_dir() else None)
+    ops = _operators(operators)
     res = cal.calibrate(files, k=folds, workers=workers, do_cv=True, operators=ops)
     if output is not None:
-        cal.write_frame(res.validation, output)
+        _write(lambda: cal.write_frame(res.validation, output), output)
     report_cli.print_validation(res.validation, res.summary)
 
 
@@ -267,17 +326,22 @@ def requirements(
     from .report import report_cli
     from .requirements import search
 
+    _in_range("--max-devices", max_devices, MAX_DEVICES_RANGE)
+    req_out = None
+    if output is not None:
+        check_output(output, FRAME_FORMATS)
+        req_out = check_output(output.with_name(output.stem + ".requirements" + output.suffix), FRAME_FORMATS)
     hw = hardware or ["H100-SXM-80GB", "H200-SXM-141GB", "B200-SXM-180GB", "A100-SXM-80GB", "MI300X", "Gaudi3"]
     res = search(model, use_case, hw, usecases, default_profiles(profiles), max_devices=max_devices,
                  weight_dtype=weight_dtype, kv_dtype=kv_dtype, framework=framework)
     report_cli.print_requirements(res)
-    typer.echo(f"genz: profiles: {_profiles_note(profiles)}", err=True)
-    if output is not None:
+    if output is not None and req_out is not None:
         from .calibrate.calibration import write_frame
 
-        write_frame(res["deployments"], output)
+        _write(lambda: write_frame(res["deployments"], output), output)
         if res["requirements"].height:
-            write_frame(res["requirements"], output.with_name(output.stem + ".requirements" + output.suffix))
+            _write(lambda: write_frame(res["requirements"], req_out), req_out)
+    typer.echo(f"genz: profiles: {_profiles_note(profiles)}", err=True)
 
 
 @app.command()
@@ -300,7 +364,10 @@ def sql(
     statements = [q.strip() for q in text.split(";") if q.strip()]
     if not statements:
         raise GenzError("sql: no statement given")
-    con = duckdb.connect(str(db), read_only=True)
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error as exc:
+        raise GenzError(f"sql: {db}: cannot open as a DuckDB warehouse ({str(exc).splitlines()[0]})") from None
     try:
         for q in statements:
             try:
