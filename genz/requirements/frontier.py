@@ -265,6 +265,7 @@ def sweep(model: str, hardware: Sequence[str], input_tokens: int, output_tokens:
     """
     _check(input_tokens, output_tokens, devices, concurrency, length_ratio)
     spec = get_model(model)
+    hardware = list(dict.fromkeys(str(h) for h in hardware))  # each GPU once, in the order given
     hws = [get_hardware(h) for h in hardware]
     if not hws:
         raise GenzError("hardware: give at least one (-H H100-SXM-80GB)")
