@@ -13,6 +13,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/calibration.smk"
 include: "workflow/rules/estimate.smk"
 include: "workflow/rules/requirements.smk"
+include: "workflow/rules/frontier.smk"
 include: "workflow/rules/warehouse.smk"
 include: "workflow/rules/reports.smk"
 

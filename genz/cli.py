@@ -345,6 +345,55 @@ def requirements(
 
 
 @app.command()
+def frontier(
+    model: str = typer.Option(..., "--model", "-m", help="HF repo id, alias or config.json path."),
+    hardware: list[str] = typer.Option(..., "--hardware", "-H", help="Platform(s); repeat the option for several."),
+    isl: int = typer.Option(1024, "--isl", "--input-tokens", help="Prompt tokens per request (nominal L)."),
+    osl: int = typer.Option(1024, "--osl", "--output-tokens", help="Generated tokens per request (nominal L)."),
+    devices: int = typer.Option(8, "--devices", help="Device budget per deployment (prefill + decode pools)."),
+    concurrency: str = typer.Option(",".join(map(str, (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024))),
+                                    "--concurrency", "-c", help="Client concurrencies to sweep, comma-separated."),
+    precision: list[str] | None = typer.Option(None, "--precision", "-p", help="weight[/act[/kv]] formats, e.g. "
+                                                  "fp8 or fp4/fp8/fp8; repeat for several (default bf16)."),
+    framework: str | None = typer.Option(None, "--framework", "-f", help="vLLM, TensorRT-LLM, SGLang, ..."),
+    disagg: list[str] | None = typer.Option(None, "--disagg", help="Disaggregated splits XP:YD (prefill:decode "
+                                               "workers) to enumerate; repeat; 'none' for none (default 1:1)."),
+    length_ratio: float = typer.Option(0.8, "--length-ratio", help="Request lengths uniform in [r·L, L]."),
+    interactivity: float = typer.Option(50.0, "--interactivity", help="Output tokens/s per user at which "
+                                           "platforms are compared (cost, tokens per MW)."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write every swept point (.csv, .parquet or "
+                                          ".json), with on_frontier."),
+    all_points: bool = typer.Option(False, "--all", help="Print every point that runs, not only the frontier."),
+    profiles: Path | None = typer.Option(None, "--profiles", help="Calibration profiles JSON."),
+) -> None:
+    """Throughput per GPU vs interactivity: the Pareto frontier over deployments and concurrency."""
+    from .perf.profiles import default_profiles
+    from .report import report_cli
+    from .requirements import frontier as fr
+
+    if output is not None:
+        check_output(output)
+    if not interactivity > 0:
+        raise GenzError(f"interactivity: {interactivity:g} must be > 0 (output tokens/s per user)")
+    precs = [fr.Precision.parse(p) for p in precision] if precision else [fr.Precision()]
+    pts = fr.sweep(model, hardware, isl, osl, devices=devices, concurrency=fr.parse_concurrency(concurrency),
+                   precisions=precs, length_ratio=length_ratio, framework=framework,
+                   disagg=fr.parse_disagg(disagg) if disagg else fr.DISAGG, profiles=default_profiles(profiles))
+    bad = fr.nothing_fits(pts)
+    if len(bad) == len(set(pts.get_column("hardware").to_list())):
+        why = "; ".join(f"{h}: {w}" for h, w in bad.items())
+        raise GenzError(f"devices: no deployment of {model} within {devices} device(s) runs ({why}); raise "
+                        "--devices or use a smaller --precision")
+    for h, w in bad.items():
+        typer.echo(f"genz: warning: {h}: no deployment within {devices} device(s) runs ({w})", err=True)
+    report_cli.print_frontier(pts, fr.at_interactivity(pts, interactivity), all_points=all_points)
+    if output is not None:
+        write_atomic_csv(pts, output)
+    typer.echo(f"genz: {pts.height} points, {int(pts.get_column('on_frontier').sum())} on the frontiers; profiles: "
+               f"{_profiles_note(profiles)}" + (f"; wrote {output}" if output is not None else ""), err=True)
+
+
+@app.command()
 def sql(
     query: str | None = typer.Argument(None, help="SQL to run; without it, statements are read from standard "
                                           "input, one per line or separated by ';'."),

@@ -6,9 +6,10 @@ from .steps import (
     estimate_frame,
     estimate_shard,
     fingerprint,
+    frontier_for_experiment,
     requirements_for_experiment,
     sample_for_operators,
 )
 
 __all__ = ["PREDICTION_COLUMNS", "SCENARIO_OUT", "estimate_frame", "estimate_shard", "fingerprint",
-           "requirements_for_experiment", "sample_for_operators"]
+           "frontier_for_experiment", "requirements_for_experiment", "sample_for_operators"]

@@ -56,6 +56,7 @@ class Experiment:
     axes: tuple[tuple[str, tuple], ...]  # axis name -> values (scalars or mappings), in file order
     exclude: tuple[dict, ...] = ()
     requirements: dict = field(default_factory=dict, hash=False, compare=False)
+    frontier: dict = field(default_factory=dict, hash=False, compare=False)  # a frontier sweep (not estimated)
     operators: str = "sample"
     usecases_path: Path | None = None
 
@@ -122,6 +123,7 @@ def load(path: str | Path, usecases: str | Path | None = None) -> Experiment:
         get_hardware(str(h))  # raises a one-line error for an unknown preset
     return Experiment(name=name, path=path, description=str(spec.get("description", "")), axes=axes,
                       exclude=tuple(spec.get("exclude") or ()), requirements=dict(spec.get("requirements") or {}),
+                      frontier=dict(spec.get("frontier") or {}),
                       operators=str(spec.get("operators", "sample")),
                       usecases_path=uc_path if "use_case" in spec["grid"] else None)
 

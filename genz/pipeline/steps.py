@@ -153,3 +153,38 @@ def requirements_for_experiment(spec: str | Path, profiles_path: str | Path, out
     _atomic_parquet(req, out_requirements)
     _atomic_parquet(dep, out_deployments)
     return req.height
+
+
+def frontier_for_experiment(spec: str | Path, profiles_path: str | Path, out: str | Path) -> int:
+    """The serving frontier of an experiment with ``frontier: {enabled: true}`` (genz.requirements.frontier).
+
+    The grid's rows name what is compared: one sweep per model x workload x precision x framework over
+    the grid's hardware; deployments and concurrency are swept (the block's ``devices``,
+    ``concurrency``, ``disagg``, ``length_ratio``), and ``interactivity`` is stored with every point
+    for the report's cost and tokens-per-MW table. Writes every point (FrontierFrame) atomically.
+    """
+    from ..requirements import frontier as fr
+    from ..store.schemas import FrontierFrame
+
+    exp = X.load(spec)
+    cfg = exp.frontier
+    grid = X.expand(exp)
+    keys = [c for c in ("model", "input_tokens", "output_tokens", "weight_dtype", "act_dtype", "kv_dtype",
+                        "framework") if c in grid.columns]
+    profiles = load_profiles(profiles_path)
+    frames = []
+    for _, g in grid.group_by(keys, maintain_order=True):
+        r = g.row(0, named=True)
+        prec = fr.Precision(r.get("weight_dtype") or "bf16", r.get("act_dtype"), r.get("kv_dtype"))
+        frames.append(fr.sweep(
+            r["model"], list(dict.fromkeys(g.get_column("hardware").to_list())), int(r["input_tokens"]),
+            int(r["output_tokens"]), devices=int(cfg.get("devices", fr.DEVICES)),
+            concurrency=cfg.get("concurrency", fr.CONCURRENCY), precisions=[prec],
+            length_ratio=float(cfg.get("length_ratio", fr.LENGTH_RATIO)), framework=r.get("framework"),
+            disagg=fr.parse_disagg(cfg.get("disagg", [f"{x}:{y}" for x, y in fr.DISAGG])), profiles=profiles))
+    pts = pl.concat(frames, how="diagonal_relaxed").with_columns(
+        experiment=pl.lit(exp.name), interactivity_target=pl.lit(float(cfg.get("interactivity", fr.INTERACTIVITY))))
+    pts = validate_frame(FrontierFrame, pts)
+    _atomic_parquet(pts, out)
+    return pts.height
+

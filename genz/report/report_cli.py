@@ -165,3 +165,58 @@ def print_requirements(res: dict) -> None:
         wide = piv.pivot(on="resource", index=["model", "use_case", "hardware"], values="cell")
         print_table(wide, title="required / available per device (* binds first; compute TFLOP/s, bandwidths GB/s, "
                                 "capacity GB, latency us)")
+
+
+def _short_label(label) -> str:
+    """The calibration label without its profile id: 'calibrated', 'inherited from X', 'prior'."""
+    return str(label or "prior").split(":", maxsplit=1)[0].split(";", maxsplit=1)[0].strip()
+
+
+def _measured_or_assumed(label) -> str:
+    short = _short_label(label)
+    return f"{short}: measured chip" if short == "calibrated" else f"{short}: assumed"
+
+
+def print_frontier(points: pl.DataFrame, at: pl.DataFrame, all_points: bool = False) -> None:
+    """One table per frontier (hardware × workload) of ``genz frontier``: its points with their
+    deployment, 80 % bands and calibration label; then one line comparing the hardware at the
+    chosen interactivity (``at``: :func:`genz.requirements.frontier.at_interactivity`)."""
+    from rich.table import Table
+
+    from ..requirements.frontier import FRONTIER_KEYS, X, Y
+
+    con = _console()
+    keys = [c for c in FRONTIER_KEYS if c in points.columns]
+    for key, grp in points.group_by(keys, maintain_order=True):
+        k = dict(zip(keys, key))
+        shown = grp.filter(pl.col("status") == "ok") if all_points else grp.filter(pl.col("on_frontier"))
+        shown = shown.sort(X)
+        fits = grp.filter(pl.col("status") == "ok").get_column("deployment").n_unique()
+        deps = grp.get_column("deployment").n_unique()
+        label = _measured_or_assumed(shown.get_column("calibration")[0]) if shown.height else "-"
+        t = Table(title=(f"{k['hardware']} · {k['model']} · ISL {k['input_tokens']} / OSL {k['output_tokens']}"
+                         f"{' · ' + k['framework'] if k.get('framework') else ''} · "
+                         f"{'all points' if all_points else 'frontier'} ({shown.height} of {grp.height} points; "
+                         f"{fits} of {deps} deployments run) · {label}"))
+        for c, j in (("deployment", "left"), ("C", "right"), ("precision", "left"), ("tok/s/user", "right"),
+                     ("80 % band", "right"), ("tok/s/GPU", "right"), ("80 % band ", "right"), ("TTFT ms", "right"),
+                     ("$/M tok", "right"), ("tok/s/MW", "right"), ("frontier", "left"), ("calibration", "left")):
+            t.add_column(c, justify=j)  # type: ignore[arg-type]
+        for r in shown.iter_rows(named=True):
+            t.add_row(r["deployment"], str(r["concurrency"]), f"{r['weight_dtype']}/{r['act_dtype']}/{r['kv_dtype']}",
+                      _fmt(r[X]), f"{_fmt(r[X + '_low'])}–{_fmt(r[X + '_high'])}", _fmt(r[Y]),
+                      f"{_fmt(r[Y + '_low'])}–{_fmt(r[Y + '_high'])}", _fmt(r["ttft_ms"]),
+                      _fmt(r["usd_per_million_tokens"]), _fmt(r["tok_s_per_mw"]), "yes" if r["on_frontier"] else "",
+                      _short_label(r["calibration"]))
+        con.print(t)
+    for _, grp in at.group_by([c for c in keys if c != "hardware"], maintain_order=True):
+        reached = grp.filter(pl.col(Y).is_not_null()).sort(Y, descending=True)
+        parts = [f"{r['hardware']} {_fmt(r[Y])} tok/s/GPU (80 % band {_fmt(r[Y + '_low'])}–{_fmt(r[Y + '_high'])}; "
+                 f"${_fmt(r['usd_per_million_tokens'])}/M tok; {_fmt(r['tok_s_per_mw'])} tok/s/MW; {r['reach']}; "
+                 f"{_measured_or_assumed(r['calibration'])})" for r in reached.iter_rows(named=True)]
+        parts += [f"{r['hardware']} {r['reach']} ({r['note']})"
+                  for r in grp.filter(pl.col(Y).is_null()).iter_rows(named=True)]
+        target = grp.get_column("interactivity_target")[0]
+        con.print(f"at {target:g} tok/s/user: " + " > ".join(parts[:reached.height])
+                  + ("; " if reached.height and len(parts) > reached.height else "")
+                  + "; ".join(parts[reached.height:]), soft_wrap=True)

@@ -36,6 +36,7 @@ PAGES = [
     ("requirements.html", "Requirements"),
     ("bottlenecks.html", "Bottlenecks"),
     ("parallelism.html", "Parallelism"),
+    ("frontier.html", "Frontier"),
     ("calibration.html", "Calibration"),
 ]
 
@@ -645,6 +646,98 @@ def parallelism_page(con) -> Page:
     return Page("parallelism.html", "Parallelism", "TP/PP/EP layouts: latency vs throughput per device.", secs)
 
 
+#: one frontier chart per these columns (a curve per hardware on each)
+FRONTIER_CHART = ("experiment", "model", "framework", "input_tokens", "output_tokens", "length_ratio", "weight_dtype",
+                  "act_dtype", "kv_dtype")
+
+
+def frontier_page(con) -> Page:
+    """Throughput per GPU vs interactivity: the frontier of each GPU overlaid, one chart per model x
+    workload x precision, and the economics at the experiment's interactivity (table ``frontier``,
+    curves and interpolation from :mod:`genz.requirements.frontier`)."""
+    from ..requirements.frontier import X, Y, at_interactivity
+
+    alt = _alt()
+    pts = _q(con, f"""
+        SELECT experiment, model, hardware_id AS hardware, framework, input_tokens, output_tokens, length_ratio,
+               weight_dtype, act_dtype, kv_dtype, deployment, mode, num_devices, concurrency, status, on_frontier,
+               frontier_rank, interactivity_target, calibration,
+               {X}, {X}_low, {X}_high, {Y}, {Y}_low, {Y}_high, ttft_ms, usd_per_million_tokens,
+               usd_per_million_tokens_low, usd_per_million_tokens_high, power_per_device_w, tok_s_per_mw,
+               tok_s_per_mw_low, tok_s_per_mw_high
+        FROM v_frontier ORDER BY experiment, model, input_tokens, output_tokens, weight_dtype, act_dtype, kv_dtype,
+                                 framework NULLS FIRST, hardware, {X}""")
+    if not pts.height:
+        return Page("frontier.html", "Serving frontier", "Output tokens/s per GPU against interactivity.", [Section(
+            "No frontier sweep in this run",
+            "Add an experiment with `frontier: {enabled: true}` (experiments/frontier.yaml), or run "
+            "`genz frontier -m MODEL -H HW ...`.")])
+    by = [*FRONTIER_CHART, "hardware"]
+    at = pl.concat([at_interactivity(g, float(t), by=by)
+                    for (t,), g in pts.group_by(["interactivity_target"], maintain_order=True)], how="diagonal_relaxed")
+    curves = mark_platforms(con, pts.with_columns(
+        pl.format("{}/{}/{}", "weight_dtype", "act_dtype", "kv_dtype").alias("precision"),
+        *[pl.col(c).round(3) for c in (X, f"{X}_low", f"{X}_high", Y, f"{Y}_low", f"{Y}_high", "ttft_ms",
+                                       "tok_s_per_mw")],
+        pl.col("usd_per_million_tokens").round(5)))
+    # one chart template (encodings built once; altair's encoding validation is what costs), its data
+    # set per chart: the band, the frontier of each GPU, and the chosen interactivity as a rule
+    x = alt.X(f"{X}:Q", title="interactivity (output tokens/s per user = 1000 / TPOT)")
+    band = alt.Chart().mark_area(opacity=0.08).encode(
+        x=x, y=alt.Y(f"{Y}_low:Q", scale=alt.Scale(type="log")), y2=f"{Y}_high:Q",
+        color=alt.Color("hardware:N", title="GPU", legend=alt.Legend(symbolOpacity=1, symbolType="stroke")),
+        detail="hardware:N")
+    line = alt.Chart().mark_line(point=True).encode(
+        x=x, y=alt.Y(f"{Y}:Q", title="output tokens/s per GPU (log)", scale=alt.Scale(type="log")),
+        color=alt.Color("hardware:N", title="GPU"), opacity=_opacity(alt), order=f"{X}:Q",
+        tooltip=["hardware", "calibration_label", "mark", "deployment", "concurrency", "precision", X,
+                 f"{X}_low", f"{X}_high", Y, f"{Y}_low", f"{Y}_high", "ttft_ms", "usd_per_million_tokens",
+                 "tok_s_per_mw"])
+    rule = alt.Chart().transform_aggregate(target="min(interactivity_target)").mark_rule(
+        strokeDash=[4, 4], color="#4a5568").encode(x="target:Q")
+    template = alt.layer(band, line, rule).properties(width=620, height=340)
+    at = mark_platforms(con, at)
+
+    def band_text(c: str, digits: int = 3) -> pl.Expr:
+        return pl.struct(f"{c}_low", f"{c}_high").map_elements(
+            lambda r: "–" if r[f"{c}_low"] is None else f"{fmt_num(r[f'{c}_low'], digits)} – "
+                                                       f"{fmt_num(r[f'{c}_high'], digits)}", return_dtype=pl.String)
+
+    secs: list[Section] = []
+    for key, grp in curves.group_by(FRONTIER_CHART, maintain_order=True):
+        k = dict(zip(FRONTIER_CHART, key))
+        g = grp.select("hardware", "calibration_label", "measured", "mark", "deployment", "concurrency", "precision", X,
+                       f"{X}_low", f"{X}_high", Y, f"{Y}_low", f"{Y}_high", "ttft_ms", "usd_per_million_tokens",
+                       "tok_s_per_mw", "interactivity_target")
+        target = float(g.get_column("interactivity_target")[0])
+        title = (f"{k['model']} · ISL {k['input_tokens']} / OSL {k['output_tokens']} · "
+                 f"{k['weight_dtype']}/{k['act_dtype']}/{k['kv_dtype']}" + (f" · {k['framework']}" if k["framework"]
+                                                                             else ""))
+        ch = template.properties(data=g, title=title)
+        sel = at
+        for c, v in k.items():
+            sel = sel.filter(pl.col(c).is_null() if v is None else pl.col(c) == v)
+        tab = sel.sort(pl.col(Y).is_null(), Y, "hardware", descending=[False, True, False]).select(
+            "hardware", "calibration_label", "reach", pl.col(Y).round(3).alias("tok_s_per_gpu"),
+            band_text(Y).alias("tok_s_per_gpu_80pct_band"),
+            pl.col("usd_per_million_tokens").round(4).alias("usd_per_m_tokens"),
+            band_text("usd_per_million_tokens").alias("usd_per_m_tokens_80pct_band"),
+            pl.col("tok_s_per_mw").round(0), band_text("tok_s_per_mw").alias("tok_s_per_mw_80pct_band"),
+            "note")
+        secs.append(Section(
+            title,
+            f"Each curve is one GPU's Pareto frontier over its deployments (TP, TP+EP, DP-attention + EP, "
+            f"disaggregated prefill/decode) within the budget and client concurrency (experiment {k['experiment']}); "
+            f"the shaded band is the calibrated 80 % band of throughput per GPU. Unmeasured GPUs (calibration label "
+            f"inherited or prior: their numbers are assumed, not measured) are drawn faint. The dashed line is "
+            f"{target:g} tokens/s per user, where the table compares cost per million output tokens (device rental) "
+            f"and output tokens/s per MW (accelerator board power), interpolated on each frontier with their bands.",
+            charts=[_vl(ch)], tables=[table(tab, id=f"frontier-at-{len(secs) + 1}")]))
+    return Page("frontier.html", "Serving frontier",
+                "Output tokens/s per GPU against interactivity (tokens/s per user), swept over deployments and "
+                "concurrency: the curve architects compare GPUs on.", secs)
+
+
 def calibration_page(con) -> Page:
     alt = _alt()
     val = _q(con, """SELECT platform, framework_key AS framework, metric, model_id AS model, value AS measured,
@@ -707,7 +800,7 @@ def calibration_page(con) -> Page:
 
 
 BUILDERS = [index_page, usecases_page, models_page, platforms_page, requirements_page, bottlenecks_page,
-            parallelism_page, calibration_page]
+            parallelism_page, frontier_page, calibration_page]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -309,3 +309,89 @@ def validate_frame(model, df: pl.DataFrame, failures_path: str | Path | None = N
         if len(report) > 4000:
             report = report[:4000] + " ... (truncated; full failure cases in the failures file)"
         raise GenzError(f"{model.__name__} validation failed:\n{report}") from None
+
+
+class FrontierFrame(pa.DataFrameModel):
+    """The serving frontier (:func:`genz.requirements.frontier.sweep`): one row per experiment x model x
+    workload x precision x hardware x deployment x concurrency point; ``on_frontier`` marks the Pareto
+    frontier of output tokens/s per GPU vs interactivity of each hardware."""
+
+    experiment: str = pa.Field(description="experiment (grid) name that asked for the sweep")
+    model: str = pa.Field(description="model as written in the grid")
+    model_id: str = pa.Field(description="canonical model id (zoo)")
+    hardware: str = pa.Field(description="hardware as written in the grid")
+    hardware_id: str = pa.Field(description="canonical hardware preset id")
+    framework: str = pa.Field(nullable=True, description="serving stack (null: the reference stack)")
+    input_tokens: pl.Int64 = pa.Field(ge=1, description="prompt tokens per request (nominal L)")
+    output_tokens: pl.Int64 = pa.Field(ge=1, description="generated tokens per request (nominal L)")
+    length_ratio: pl.Float64 = pa.Field(gt=0, le=1, description=(
+        "request lengths uniform in [length_ratio·L, L], the benchmark's random range ratio"))
+    weight_dtype: str = pa.Field(description="weight precision (bf16, fp8, fp4, ...)")
+    act_dtype: str = pa.Field(description="activation / matmul precision")
+    kv_dtype: str = pa.Field(description="KV-cache precision")
+    mode: str = pa.Field(isin=["tp", "tp-ep", "dp-attention", "disaggregated"], description=(
+        "deployment kind: tp (one TP group), tp-ep (MoE experts split across the TP group), dp-attention (MoE: "
+        "attention data-parallel, experts split across all ranks, EP = DP), disaggregated (prefill and decode pools)"))
+    deployment: str = pa.Field(description="the deployment in short: TP8, TP8 EP8, DP8-attn EP8, 1P TP4 + 1D TP8")
+    tp: pl.Int64 = pa.Field(ge=1, description="tensor-parallel degree (disaggregated: of a decode worker)")
+    ep: pl.Int64 = pa.Field(ge=1, description="expert-parallel degree (disaggregated: of a decode worker)")
+    dp: pl.Int64 = pa.Field(ge=1, description="attention data-parallel ranks (dp-attention), else 1")
+    dp_attention: bool = pa.Field(description="attention runs data-parallel with experts across the ranks")
+    prefill_workers: pl.Int64 = pa.Field(ge=0, description="prefill workers of a disaggregated deployment (0: none)")
+    prefill_tp: pl.Int64 = pa.Field(ge=0, description="TP of each prefill worker (0: not disaggregated)")
+    decode_workers: pl.Int64 = pa.Field(ge=0, description="decode workers of a disaggregated deployment (0: none)")
+    decode_tp: pl.Int64 = pa.Field(ge=0, description="TP of each decode worker (0: not disaggregated)")
+    num_devices: pl.Int64 = pa.Field(ge=1, description="devices of the deployment (both pools when disaggregated)")
+    concurrency: pl.Int64 = pa.Field(ge=1, description="client concurrency: requests in flight")
+    ttft_ms: pl.Float64 = pa.Field(nullable=True, description="time to first token, ms")
+    ttft_ms_low: pl.Float64 = _band("ttft_ms", "lower", ", ms")
+    ttft_ms_high: pl.Float64 = _band("ttft_ms", "upper", ", ms")
+    tpot_ms: pl.Float64 = pa.Field(nullable=True, description="time per output token, ms")
+    tpot_ms_low: pl.Float64 = _band("tpot_ms", "lower", ", ms")
+    tpot_ms_high: pl.Float64 = _band("tpot_ms", "upper", ", ms")
+    e2e_latency_ms: pl.Float64 = pa.Field(nullable=True, description="request latency, ms")
+    throughput_tok_s: pl.Float64 = pa.Field(nullable=True, description="output tokens/s of the whole deployment")
+    throughput_tok_s_per_device: pl.Float64 = pa.Field(nullable=True, description=(
+        "output tokens/s per GPU (the frontier's y): deployment output tokens/s / num_devices"))
+    throughput_tok_s_per_device_low: pl.Float64 = _band("throughput_tok_s_per_device", "lower", ", tokens/s")
+    throughput_tok_s_per_device_high: pl.Float64 = _band("throughput_tok_s_per_device", "upper", ", tokens/s")
+    energy_j_per_token: pl.Float64 = pa.Field(nullable=True, description="device energy per output token, J")
+    usd_per_million_tokens: pl.Float64 = pa.Field(nullable=True, description=(
+        "device rental cost per million output tokens, USD (price per device-hour / (3600 · tokens/s per GPU) · 1e6)"))
+    memory_per_device_gb: pl.Float64 = pa.Field(nullable=True, description="HBM used per device, GB")
+    bottleneck: str = pa.Field(nullable=True, description="what most of the time is spent on")
+    status: str = pa.Field(description="ok, or why the point has no prediction (does_not_fit: ..., unsupported: ...)")
+    calibration: str = pa.Field(nullable=True, description=(
+        "calibration label: calibrated (the chip was measured) / inherited from <platforms> / prior (assumed), "
+        "then the profile id"))
+    profile: str = pa.Field(nullable=True, description="id of the calibration profile used")
+    interactivity_tok_s_user: pl.Float64 = pa.Field(nullable=True, description=(
+        "interactivity (the frontier's x): output tokens/s per user = 1000 / tpot_ms"))
+    interactivity_tok_s_user_low: pl.Float64 = pa.Field(nullable=True, description=(
+        "80 % band of the interactivity, lower end (1000 / tpot_ms_high)"))
+    interactivity_tok_s_user_high: pl.Float64 = pa.Field(nullable=True, description=(
+        "80 % band of the interactivity, upper end (1000 / tpot_ms_low)"))
+    usd_per_million_tokens_low: pl.Float64 = pa.Field(nullable=True, description=(
+        "80 % band of the cost, low end (cost at the throughput band's upper end), USD per million output tokens"))
+    usd_per_million_tokens_high: pl.Float64 = pa.Field(nullable=True, description=(
+        "80 % band of the cost, high end (cost at the throughput band's lower end), USD per million output tokens"))
+    power_per_device_w: pl.Float64 = pa.Field(nullable=True, description=(
+        "mean board power per device while serving, W (tokens/s per GPU x J per token; TDP x per-kind power "
+        "fractions)"))
+    tok_s_per_mw: pl.Float64 = pa.Field(nullable=True, description=(
+        "output tokens/s per MW of accelerator board power (1e6 / energy_j_per_token; no host, network or cooling)"))
+    tok_s_per_mw_low: pl.Float64 = pa.Field(nullable=True, description=(
+        "80 % band of tok_s_per_mw, lower end (the throughput band's lower end at the same power)"))
+    tok_s_per_mw_high: pl.Float64 = pa.Field(nullable=True, description=(
+        "80 % band of tok_s_per_mw, upper end (the throughput band's upper end at the same power)"))
+    frontier_rank: pl.Int64 = pa.Field(nullable=True, description=(
+        "position along the hardware's frontier by increasing interactivity (1 = highest throughput); null off it"))
+    on_frontier: bool = pa.Field(description=(
+        "the point is on its hardware's Pareto frontier: no other ok point of the same model x hardware x framework x "
+        "workload (x precision in the pipeline) has both higher-or-equal interactivity and throughput per GPU"))
+    interactivity_target: pl.Float64 = pa.Field(gt=0, description=(
+        "interactivity at which the experiment compares cost and tokens per MW (its frontier.interactivity), "
+        "tokens/s per user"))
+
+    class Config:
+        strict = False

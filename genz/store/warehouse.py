@@ -9,6 +9,7 @@ Loaded tables (one bulk statement each, from the exact file lists the pipeline p
 * ``calibration`` — fitted factors and bands, one row per platform × framework × profile version;
 * ``validation`` — each measured row with its out-of-fold prediction;
 * ``requirements`` — SLO requirement-search results;
+* ``frontier`` — serving-frontier points (throughput per GPU vs interactivity, genz.requirements.frontier);
 * ``runs`` — provenance of this build (code fingerprint, inputs, versions).
 
 User-facing views and column comments come from ``genz/store/sql/*.sql``. The file is built under a
@@ -76,7 +77,7 @@ def calibration_frame(profiles_json: str | Path) -> pl.DataFrame:
 
 def build(db_path: str | Path, *, estimates: list, operators: list, measurements: list, profiles: str | Path,
           validation: str | Path | None = None, requirements: list | None = None, deployments: list | None = None,
-          run: dict | None = None) -> dict:
+          run: dict | None = None, frontier: list | None = None) -> dict:
     """Build the warehouse at ``db_path`` atomically; return row counts per table."""
     db_path = Path(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,7 +88,7 @@ def build(db_path: str | Path, *, estimates: list, operators: list, measurements
         con = duckdb.connect(str(tmp))
         try:
             counts = _load(con, estimates, operators, measurements, profiles, validation, requirements or [],
-                           deployments or [], run or {})
+                           deployments or [], run or {}, frontier or [])
             con.execute("CHECKPOINT")
         finally:
             con.close()
@@ -106,14 +107,15 @@ READ_PARQUET = "read_parquet(?, union_by_name = true, hive_partitioning = false)
 def _table_models() -> dict:
     """Warehouse table -> the pandera model of its rows (column types of an empty table, descriptions)."""
     from ..calibrate.measurements import MeasurementFrame
-    from .schemas import DeploymentFrame, EstimateFrame, OperatorFrame, RequirementFrame, ValidationFrame
+    from .schemas import DeploymentFrame, EstimateFrame, FrontierFrame, OperatorFrame, RequirementFrame, ValidationFrame
 
     return {"estimates": EstimateFrame, "scenarios": EstimateFrame, "operators": OperatorFrame,
             "measurements": MeasurementFrame, "validation": ValidationFrame, "requirements": RequirementFrame,
-            "deployments": DeploymentFrame}
+            "deployments": DeploymentFrame, "frontier": FrontierFrame}
 
 
-def _load(con, estimates, operators, measurements, profiles, validation, requirements, deployments, run) -> dict:
+def _load(con, estimates, operators, measurements, profiles, validation, requirements, deployments, run,
+          frontier=()) -> dict:
     from ..calibrate.measurements import load_measurement_files
 
     if not estimates:
@@ -149,6 +151,7 @@ def _load(con, estimates, operators, measurements, profiles, validation, require
                    models["validation"])
     _parquet_table(con, "requirements", requirements, models["requirements"])
     _parquet_table(con, "deployments", deployments, models["deployments"])
+    _parquet_table(con, "frontier", frontier, models["frontier"])
     run_df = pl.DataFrame([{k: (json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for k, v in run.items()}]) \
         if run else pl.DataFrame({"run_id": ["unknown"]})
     con.register("run_df", run_df)
@@ -158,7 +161,7 @@ def _load(con, estimates, operators, measurements, profiles, validation, require
         con.execute(sql.read_text())
     _comment_columns(con)
     tables = ("scenarios", "estimates", "operators", "measurements", "calibration", "validation", "requirements",
-              "deployments", "runs")
+              "deployments", "runs", "frontier")
     return {t: con.execute(f"SELECT count(*) FROM {quote_ident(t)}").fetchall()[0][0] for t in tables}
 
 
@@ -177,10 +180,11 @@ def column_docs() -> tuple[dict[str, dict[str, str]], dict[str, str]]:
     """The data dictionary: (table -> column -> description, fallback column -> description).
 
     Tables: the pandera models' field descriptions (:func:`_table_models`: estimates, scenarios,
-    operators, measurements, validation, requirements, deployments) and the sections of
+    operators, measurements, validation, requirements, deployments, frontier) and the sections of
     ``genz/data/warehouse_columns.yaml`` (calibration, runs, views). A column a table (or view) does
     not describe takes the fallback: ``estimates``' description, else the file's ``common`` section,
-    else a same-named column of any other table.
+    else a same-named column of any other table. A table's view ``v_<table>`` takes the table's
+    descriptions first.
     """
     extra = yaml.safe_load(COLUMNS_FILE.read_text())
     common = extra.pop("common", {})
@@ -189,6 +193,8 @@ def column_docs() -> tuple[dict[str, dict[str, str]], dict[str, str]]:
         docs[table] = {n: c.description for n, c in model.to_schema().columns.items() if c.description}
     for table, cols in extra.items():
         docs.setdefault(table, {}).update(cols)
+    for table in _table_models():  # a table's view (v_<table>) describes its columns as the table does
+        docs[f"v_{table}"] = {**docs[table], **docs.get(f"v_{table}", {})}
     fallback = {**{c: d for cols in docs.values() for c, d in cols.items()}, **common, **docs["estimates"]}
     return docs, fallback
 

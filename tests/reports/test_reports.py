@@ -16,6 +16,21 @@ from tests.workflow.test_pipeline import run_api
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+FRONTIER_MINI = """description: a small serving frontier
+grid:
+  model: [mistralai/Mixtral-8x7B-v0.1]
+  hardware: [H100-SXM-80GB, MI300X]
+  input_tokens: [1024]
+  output_tokens: [256]
+  precision: [{weight_dtype: fp8}]
+frontier:
+  enabled: true
+  devices: 4
+  concurrency: [1, 4, 16, 64, 256]
+  interactivity: 40
+"""
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     """The smoke pipeline run once; its reports and warehouse are shared by the tests here."""
@@ -25,6 +40,8 @@ def built(tmp_path_factory) -> Path:
     # a requirement search in the tiny run too, so the requirements page has content
     spec = project / "experiments" / "smoke.yaml"
     spec.write_text(spec.read_text() + "requirements:\n  enabled: true\n")
+    # and a small frontier sweep, so the frontier page has curves (a measured GPU and a prior)
+    (project / "experiments" / "frontier-mini.yaml").write_text(FRONTIER_MINI)
     run_api(project)
     return project
 
@@ -284,3 +301,55 @@ def test_calibration_labels_visible_in_headless_chromium(built):
             page.close()
         finally:
             browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium); .ci/run installs it")
+def test_frontier_page_draws_a_curve_per_gpu_with_bands_and_labels(built):
+    """The frontier page opens without console errors, draws one curve per GPU (each the warehouse's
+    frontier points, in interactivity order, with their 80 % band), and its table shows each GPU's
+    calibration label and the numbers genz.requirements.frontier interpolates at the experiment's
+    interactivity."""
+    import polars as pl
+
+    from genz.requirements.frontier import X, Y, at_interactivity
+
+    db = built / "results" / "warehouse.duckdb"
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        front = con.sql("SELECT * FROM v_frontier ORDER BY hardware_id, interactivity_tok_s_user").pl()
+    finally:
+        con.close()
+    assert set(front.get_column("hardware_id").to_list()) == {"H100-SXM-80GB", "MI300X"}
+    html = (built / "reports" / "all" / "frontier.html").read_text()
+    specs = _specs(html)
+    assert len(specs) == 1  # one model x workload x precision
+    data = [d for d in _data(specs[0]) if "deployment" in d]
+    for hw, grp in front.group_by(["hardware_id"]):
+        drawn = sorted((d[X], d[Y], d[f"{Y}_low"], d[f"{Y}_high"]) for d in data if d["hardware"] == hw[0])
+        want = sorted(zip(*(grp.get_column(c).round(3).to_list() for c in (X, Y, f"{Y}_low", f"{Y}_high"))))
+        assert drawn == want, hw
+    at = at_interactivity(front.with_columns(pl.col("hardware_id").alias("hardware")), 40.0)
+    sync_playwright = _playwright()
+    problems: list[str] = []
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = _watched_page(browser, "frontier.html", problems, console=("error", "warning"))
+            page.goto((built / "reports" / "all" / "frontier.html").as_uri())
+            page.wait_for_function("document.querySelectorAll('div.chart svg').length >= 1", timeout=30_000)
+            # a line (path) per GPU in the chart, and the band areas
+            paths = page.locator("div.chart svg g.mark-line path").count()
+            areas = page.locator("div.chart svg g.mark-area path").count()
+            assert paths == 2 and areas == 2, (paths, areas)
+            rows = page.locator("table#frontier-at-1 tbody tr").all_inner_texts()
+            heads = page.locator("table#frontier-at-1 thead th").all_inner_texts()
+            page.close()
+        finally:
+            browser.close()
+    assert not problems, "\n".join(problems)
+    assert heads[:4] == ["hardware", "calibration_label", "reach", "tok_s_per_gpu"], heads
+    text = "\n".join(rows)
+    for hw, label in front.select("hardware_id", "calibration_label").unique().iter_rows():
+        assert f"{hw}\t{label}\t" in text, (hw, label, text)  # measured or assumed, on every row
+    for r in at.filter(pl.col(Y).is_not_null()).iter_rows(named=True):
+        assert f'data-v="{round(r[Y], 3)}"' in html, r

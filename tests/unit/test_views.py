@@ -67,6 +67,13 @@ ORDER BY hardware_id""",
 WHERE model = 'meta-llama/Llama-3.1-70B' AND use_case = 'chat' AND hardware = 'H100-SXM-80GB'""",
     # calibration error per platform
     """SELECT * FROM v_calibration_error ORDER BY platform, metric""",
+    # the serving frontier of DeepSeek-R1 (fp8) at 1k/1k: each GPU's curve, with its band and label
+    """SELECT hardware_id, deployment, concurrency, round(interactivity_tok_s_user, 1) AS tok_s_user,
+       round(throughput_tok_s_per_device) AS tok_s_gpu, round(throughput_tok_s_per_device_low) AS low,
+       round(throughput_tok_s_per_device_high) AS high, calibration_label
+FROM v_frontier
+WHERE model = 'deepseek-ai/DeepSeek-R1' AND weight_dtype = 'fp8' AND input_tokens = 1024 AND output_tokens = 1024
+ORDER BY hardware_id, frontier_rank""",
 ]
 
 #: a small platform comparison with the README's names: a measured (H100, A100) and an unmeasured
@@ -86,6 +93,21 @@ requirements:
 """
 
 
+#: a small serving frontier for the README's frontier query (genz.requirements.frontier)
+FRONTIER = """description: views test - a small serving frontier
+grid:
+  model: [deepseek-ai/DeepSeek-R1]
+  hardware: [H200-SXM-141GB, MI300X]
+  input_tokens: [1024]
+  output_tokens: [1024]
+  precision: [{weight_dtype: fp8, kv_dtype: fp8}]
+frontier:
+  enabled: true
+  devices: 8
+  concurrency: [1, 16, 128]
+"""
+
+
 @pytest.fixture(scope="module")
 def db(tmp_path_factory) -> Path:
     from tests.workflow.conftest import make_project
@@ -93,6 +115,7 @@ def db(tmp_path_factory) -> Path:
 
     project = make_project(tmp_path_factory.mktemp("views") / "proj")
     (project / "experiments" / "platform-comparison.yaml").write_text(GRID)
+    (project / "experiments" / "frontier.yaml").write_text(FRONTIER)
     run_api(project)
     db = project / "results" / "warehouse.duckdb"
     # the test measurement set identifies no platform's hardware factors (every label is 'prior'):

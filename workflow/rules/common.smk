@@ -31,8 +31,12 @@ try:
             )
         EXPERIMENTS = {k: v for k, v in EXPERIMENTS.items() if k in config["include"]}
     SPECS = {name: X.load(path) for name, path in EXPERIMENTS.items()}
+    # a frontier experiment's grid names what a sweep compares; it is not estimated row by row
+    FRONTIER_EXPERIMENTS = [n for n, s in SPECS.items() if s.frontier.get("enabled")]
     SHARDS = {
-        name: X.shards(spec, config["shard_size"]) for name, spec in SPECS.items()
+        name: X.shards(spec, config["shard_size"])
+        for name, spec in SPECS.items()
+        if name not in FRONTIER_EXPERIMENTS
     }
     GRID_HARDWARE = {}
     for spec in SPECS.values():
@@ -82,6 +86,14 @@ def requirement_paths(kind):
     return [
         f"results/requirements/experiment={e}/{kind}.parquet"
         for e in REQUIREMENT_EXPERIMENTS
+    ]
+
+
+def frontier_paths():
+    """Outputs of the frontier sweep of every experiment that enables it."""
+    return [
+        f"results/frontier/experiment={e}/frontier.parquet"
+        for e in FRONTIER_EXPERIMENTS
     ]
 
 

@@ -13,6 +13,7 @@ rule warehouse:
         validation="results/calibration/validation.parquet",
         requirements=requirement_paths("requirements"),
         deployments=requirement_paths("deployments"),
+        frontier=frontier_paths(),
     output:
         stamp=WAREHOUSE_STAMP,
     log:

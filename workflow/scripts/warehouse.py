@@ -14,6 +14,7 @@ counts = warehouse.build(
     measurements=snakemake.input.measurements, profiles=snakemake.input.profiles,  # noqa: F821
     validation=snakemake.input.validation,  # noqa: F821
     requirements=list(snakemake.input.requirements), deployments=list(snakemake.input.deployments),  # noqa: F821
+    frontier=list(snakemake.input.frontier),  # noqa: F821
     run={"genz_fingerprint": snakemake.params.code, "schema_version": snakemake.params.schema,  # noqa: F821
          "experiments": snakemake.params.experiments},  # noqa: F821
 )
