@@ -110,8 +110,13 @@ def _ceil_div(a, b):
 
 
 def gemm(name, M, K, N, par: Par, count, wbytes=None, rate="matrix", kernels=1.0, once=False) -> Op:
-    """GEMM [M×K]·[K×N] per device: 2MNK FLOPs; bytes = weights + input + output."""
+    """GEMM [M×K]·[K×N] per device: 2MNK FLOPs; bytes = weights + input + output.
+
+    Under an expert-only weight format (``par.wdb`` set: the MoE checkpoint keeps these weights at
+    16 bits) a GEMM outside the routed experts also computes at the 16-bit rate."""
     wb = par.dense_wb if wbytes is None else wbytes
+    if par.wdb is not None and rate == "matrix":
+        rate = "matrix16"
     w = K * N * wb  # weight matrix, bytes
     io = (M * K + M * N) * par.ab  # activations in and out, bytes
     return Op(name=name, kind="gemm", count=count, f0=2.0 * M * N * K, b0=w + io, m_gemm=M,

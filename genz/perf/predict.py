@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from ..catalog import dtypes
+from ..catalog.frameworks import resolve_framework
 from ..catalog.hardware import Hardware, get_hardware
 from ..catalog.modelspec import ModelSpec
 from ..catalog.units import GB, GFLOP, MS
@@ -395,6 +396,12 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         db[sel] = est.decode_bottleneck
         extrap = profiles.extrapolation(prof_idx, inp)
         calib[sel] = np.where(extrap != "", prof_label.astype(object) + "; " + extrap, prof_label)
+        # a framework version the stack does not declare: the nearest generation, and the label says so
+        fw_text = rows.get_column("_framework").to_numpy()
+        fw_note = {v: resolve_framework(v)[1] for v in set(fw_text.tolist()) if v is not None}
+        for j, v in enumerate(fw_text):
+            if v is not None and fw_note[v]:
+                calib[sel[j]] = f"{calib[sel[j]]}; {fw_note[v]}"
         prof_col[sel] = profiles.profile_ids(prof_idx)
         if per_metric:
             for m, (lo, hi) in profiles.metric_bands(prof_idx, METRICS, inp).items():

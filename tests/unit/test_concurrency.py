@@ -298,3 +298,55 @@ def test_every_shipped_serving_row_is_predicted():
     # the scenario column passes through; the server's running requests are their own column
     assert out.get_column("concurrency").to_list() == df.get_column("concurrency").to_list()
     assert "input_concurrency" not in out.columns and out.get_column("running_requests").min() >= 1
+
+
+# ----------------------------------------------------------------------------------------------
+# stack generations
+# ----------------------------------------------------------------------------------------------
+
+
+def test_framework_versions_resolve_to_the_nearest_generation():
+    from genz.catalog.frameworks import resolve_framework
+
+    assert resolve_framework("vLLM 0.13.0 (InferenceMAX; concurrency 4)") == ("vllm-0.13", "")
+    assert resolve_framework("vLLM (benchmark_latency-style offline batch)") == ("vllm", "")  # no version: base
+    assert resolve_framework("vLLM 0.6.1") == ("vllm", "")  # the 2024 generation declares 0.4-0.6
+    key, note = resolve_framework("vLLM 0.10.2")  # 0.10 is 3 minor versions from 0.13, 4 from 0.6
+    assert key == "vllm-0.13" and "nearest known version 0.13" in note
+    assert resolve_framework("TensorRT-LLM 0.13.0 (trtllm-bench)") == ("trtllm", "")
+    assert resolve_framework("TensorRT-LLM 1.2.0rc2 (InferenceMAX)") == ("trtllm-1", "")
+    assert resolve_framework("TensorRT-LLM via NVIDIA Dynamo (image x:0.7.0)")[0] == "dynamo"
+    assert resolve_framework("ATOM 0.1.1")[0] == "atom"
+
+
+def test_unfitted_generations_fall_back_and_the_label_says_so():
+    rows = [dict(model="openai/gpt-oss-120b", hardware="H100-SXM-80GB", tp="2", weight_dtype="fp4",
+                 input_tokens="1024", output_tokens="1024", concurrency="4", framework=fw)
+            for fw in ("vLLM 0.10", "TensorRT-LLM via NVIDIA Dynamo", "ATOM 0.1")]
+    lab = predict_frame(pl.DataFrame(rows)).get_column("calibration").to_list()
+    assert "stack vllm-0.13 not measured: vllm used" in lab[0] and "vllm 0.10 resolved to vllm-0.13" in lab[0]
+    assert "stack dynamo not measured: trtllm used" in lab[1]  # dynamo -> its runtime trtllm-1 -> trtllm
+    assert "stack atom not measured: reference stack used" in lab[2]
+
+
+def test_a_stack_generation_fit_moves_only_that_stacks_software_factors():
+    from genz.calibrate import stackfit
+    from genz.perf.profiles import default_profiles
+
+    meas = pl.read_csv(SERVING, infer_schema=False).filter(pl.col("framework").str.starts_with("vLLM"))
+    rows = stackfit.prepare(meas, default_profiles())
+    assert set(rows.stack.tolist()) == {"vllm-0.13"} and len(rows.metric) == 3 * 26  # 26 points: ttft, tpot, tput
+    before = stackfit.predict(rows, rows.start)
+    fit = stackfit.fit_stack(rows, np.ones(len(rows.metric), dtype=bool), ["vllm-0.13"], rows.start["vllm-0.13"])
+    after = stackfit.predict(rows, {"vllm-0.13": fit})
+
+    def gm(p, m):
+        sel = rows.metric == m
+        return float(np.exp(np.mean(np.log(np.abs(p[sel] / rows.measured[sel] - 1) + 1e-9))))
+
+    for m in ("ttft_ms", "tpot_ms", "throughput_tok_s_per_device"):
+        assert gm(after, m) < gm(before, m)
+    assert gm(after, "tpot_ms") < 0.15
+    # the chips' factors are untouched: only software factors differ from the start
+    assert fit.sw_attention == rows.start["vllm-0.13"].sw_attention
+    assert fit.comm_overhead_s == rows.start["vllm-0.13"].comm_overhead_s
