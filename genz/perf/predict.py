@@ -397,11 +397,13 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         extrap = profiles.extrapolation(prof_idx, inp)
         calib[sel] = np.where(extrap != "", prof_label.astype(object) + "; " + extrap, prof_label)
         # a framework version the stack does not declare: the nearest generation, and the label says so
-        fw_text = rows.get_column("_framework").to_numpy()
-        fw_note = {v: resolve_framework(v)[1] for v in set(fw_text.tolist()) if v is not None}
-        for j, v in enumerate(fw_text):
-            if v is not None and fw_note[v]:
-                calib[sel[j]] = f"{calib[sel[j]]}; {fw_note[v]}"
+        fw_text = rows.get_column("_framework")
+        fw_note = {v: resolve_framework(v)[1] for v in fw_text.unique().drop_nulls().to_list()}
+        fw_note = {v: t for v, t in fw_note.items() if t}
+        if fw_note:
+            at = np.nonzero(fw_text.is_in(list(fw_note)).to_numpy())[0]
+            texts = fw_text.to_numpy()
+            calib[sel[at]] = [f"{calib[sel[j]]}; {fw_note[texts[j]]}" for j in at]
         prof_col[sel] = profiles.profile_ids(prof_idx)
         if per_metric:
             for m, (lo, hi) in profiles.metric_bands(prof_idx, METRICS, inp).items():
