@@ -178,7 +178,7 @@ def models(csv: bool = typer.Option(False, "--csv", help="Print CSV.")) -> None:
 
     report_cli.print_table(api.models_table(), csv=csv, title="genz model zoo",
                            columns=["model", "architecture", "params_total", "params_active", "kv_bytes_per_token",
-                                    "layers", "hidden", "max_context"])
+                                    "layers", "hidden", "max_context", "aliases"])
 
 
 @app.command()

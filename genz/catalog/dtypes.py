@@ -18,7 +18,15 @@ the activations.
 
 A chip that lacks a format's tensor-core rate computes it at the next wider rate it has
 (fp8 on A100 runs as 16-bit after dequantization; weights are still stored and read at 8 bits,
-activations then move at 16 bits), see :func:`compute_rate_key` and :func:`activation_bytes`.
+activations then move at 16 bits), see :func:`compute_rate_key` and :func:`activation_bytes`. The
+same rule makes MXFP4/NVFP4 weight-only on chips without fp4 units (H100, H200, MI300X): read at
+4.25 bits, computed at 16 bits; with ``act_dtype`` fp8 they compute at the fp8 rate (W4A8).
+A blank ``kv_dtype`` follows the activations, except that 4-bit activations keep a 16-bit KV cache
+(:func:`default_kv_dtype`).
+
+Precision as served (:func:`expert_only`): 4-bit float checkpoints of MoE models (gpt-oss MXFP4,
+DeepSeek-R1 NVFP4) quantize the routed experts only; attention, the router, shared experts,
+embedding and LM head stay at 16 bits, and the engine reads them at 16 bits.
 """
 
 from __future__ import annotations
@@ -75,7 +83,10 @@ _FALLBACK: dict[str, tuple[str, ...]] = {
     "fp16": ("fp16", "bf16", "fp32"),
     "fp8": ("fp8", "bf16", "fp16", "fp32"),
     "int8": ("int8", "bf16", "fp16", "fp32"),
-    "fp4": ("fp4", "fp8", "bf16", "fp16", "fp32"),
+    # 4-bit floats (MXFP4, NVFP4) on a chip without fp4 units are weight-only: stored and read at
+    # 4 bits + scales, dequantized and computed at 16 bits (Marlin-style W4A16 kernels); they never
+    # borrow the fp8 rate unless the activations are fp8 themselves (act_dtype fp8: W4A8)
+    "fp4": ("fp4", "bf16", "fp16", "fp32"),
     "int4": ("int4", "int8", "bf16", "fp16", "fp32"),
 }
 
@@ -125,6 +136,20 @@ def default_act_dtype(weight: object) -> str | None:
     return canon if canon in _W_EQUALS_A else WEIGHT_ONLY_ACT
 
 
+#: activation formats whose blank KV cache is not the activation format: stacks keep the KV
+#: cache in 16 bit unless told (vLLM ``--kv-cache-dtype auto``, TensorRT-LLM's default); 4-bit KV
+#: caches are opt-in
+_KV_OF_ACT: dict[str, str] = {"fp4": "bf16"}
+
+
+def default_kv_dtype(act: object) -> str:
+    """The KV-cache format used when ``kv_dtype`` is blank, from the (raw) activation format: the
+    activation format itself (``fp8`` activations keep an fp8 cache), except 4-bit activations,
+    whose cache stays 16-bit (``bf16``). Unknown names pass through (reported on their column)."""
+    key = str(act).strip().lower()
+    return _KV_OF_ACT.get(ALIASES.get(key, key), str(act))
+
+
 def bytes_per_element(name: str) -> float:
     """Storage bytes per element of a canonical dtype (scales included for 4-bit formats)."""
     return BITS[name] / 8.0
@@ -159,3 +184,14 @@ def compute_rate_key(dtype: str, available: set[str] | dict) -> str:
         if key in available:
             return key
     raise GenzError(f"hardware has no compute rate usable for {dtype}; give at least fp32 or bf16")
+
+
+#: weight formats that MoE checkpoints apply to the routed experts only (the rest stays 16-bit)
+EXPERT_ONLY = frozenset({"fp4"})
+
+
+def expert_only(weight: str) -> bool:
+    """Whether a canonical weight format, on an MoE model, quantizes the routed experts only:
+    the MXFP4/NVFP4 checkpoints of MoE models (gpt-oss ``quantization_config`` excludes attention,
+    router, embedding and LM head; NVIDIA's DeepSeek-R1-FP4 quantizes the MoE linear layers only)."""
+    return weight in EXPERT_ONLY

@@ -567,9 +567,16 @@ class Memory:
 
 
 def weight_bytes_per_device(model: ModelSpec, inp: Inputs) -> np.ndarray:
-    """Weight bytes on the most loaded device (TP/EP shards, PP stage with the most layers)."""
+    """Weight bytes on the most loaded device (TP/EP shards, PP stage with the most layers).
+
+    The routed experts' parameters are stored at ``wb`` bytes each, the other layer weights at
+    ``wdb`` on an MoE model (``wb`` unless the format quantizes the experts only,
+    :func:`genz.catalog.dtypes.expert_only`); a dense model stores every layer at ``wb``.
+    """
     h = model.hidden
     tp, ep, pp = inp.tp.astype(float), inp.ep.astype(float), inp.pp.astype(float)
+    is_moe = any(lc.ffn is not None and lc.ffn.is_moe for lc in model.layers)
+    wdb = np.where((inp.wdb > 0) & is_moe, inp.wdb, inp.wb)
     layer_bytes = np.zeros(len(inp))
     for lc in model.layers:
         p = np.full(len(inp), float(lc.norms * h))
@@ -589,15 +596,17 @@ def weight_bytes_per_device(model: ModelSpec, inp: Inputs) -> np.ndarray:
         if f is not None:
             if f.is_moe:
                 moe_tp = np.maximum(tp / ep, 1.0)
-                p = p + f.n_experts / ep * f.expert_params(h) / moe_tp + f.shared_params(h) / tp + h * f.n_experts
+                experts = f.n_experts / ep * f.expert_params(h) / moe_tp
+                layer_bytes = layer_bytes + lc.count * experts * inp.wb
+                p = p + f.shared_params(h) / tp + h * f.n_experts
             else:
                 p = p + f.weight_params(h) / tp
-        layer_bytes = layer_bytes + lc.count * p
+        layer_bytes = layer_bytes + lc.count * p * wdb
     imb = _stage_imbalance(model, pp)
     emb = model.embedding_params() * inp.eb / tp
     head = (model.lm_head_params() / tp + model.hidden) * inp.eb  # LM head (vocab-split) + final norm
     ends = np.where(pp > 1, np.maximum(emb, head), emb + head)
-    return layer_bytes * inp.wb / pp * imb + ends
+    return layer_bytes / pp * imb + ends
 
 
 def kv_bytes_per_request(model: ModelSpec, inp: Inputs, context: np.ndarray) -> np.ndarray:
@@ -752,12 +761,38 @@ def expected_tokens_per_step(gamma, alpha):
 
 
 def decode_pool(inp: Inputs) -> Inputs:
-    """The inputs of the decode pool: disaggregated rows use decode_tp/decode_pp."""
+    """The inputs of the decode pool: disaggregated rows (``decode_tp`` > 0) use the decode workers'
+    layout (``decode_tp``, ``decode_pp``, ``decode_ep``, and ``decode_dp`` attention ranks over all
+    decode workers and replicas; 0 = the prefill pool's, :func:`genz.perf.layouts.engine_layout`)."""
     dis = inp.decode_tp > 0
     if not dis.any():
         return inp
     return inp.replace(tp=np.where(dis, inp.decode_tp, inp.tp),
-                       pp=np.where(dis, np.maximum(inp.decode_pp, 1.0), inp.pp))
+                       pp=np.where(dis, np.maximum(inp.decode_pp, 1.0), inp.pp),
+                       ep=np.where(dis & (inp.decode_ep > 0), inp.decode_ep, inp.ep),
+                       dp=np.where(dis & (inp.decode_dp > 0), inp.decode_dp, inp.dp))
+
+
+def kv_transfer(model: ModelSpec, pf: Inputs, dc: Inputs, sent, received) -> np.ndarray:
+    """Seconds to move the prompt KV of requests from the prefill pool to the decode pool.
+
+    A prefill device sends ``sent`` requests' prompt KV at its layout's share
+    (``kv_bytes_per_request(pf, L)`` each), a decode device receives ``received`` requests' at its
+    share; every device has its own link, so the slower end sets the time::
+
+        t = latency + max(sent · kv_pf, received · kv_dc) / (bandwidth · network efficiency)
+
+    over the scale-up fabric when a prefill rank's and a decode rank's devices fit one scale-up
+    domain together (they can be placed in it), else scale-out (:func:`genz.perf.layouts.kv_link`).
+    """
+    from .layouts import kv_link, kv_transfer_seconds
+
+    L = pf.L.astype(float)
+    send = np.asarray(sent, dtype=float) * kv_bytes_per_request(model, pf, L)
+    recv = np.asarray(received, dtype=float) * kv_bytes_per_request(model, dc, L)
+    bw, lat = kv_link(pf.tp * pf.pp * pf.cp, dc.tp * dc.pp * dc.cp, pf.domain, pf.up_bw, pf.up_lat,
+                      pf.out_bw, pf.out_lat)
+    return kv_transfer_seconds(np.maximum(send, recv), bw * pf.eff["network"], lat)
 
 
 def _merge(base: PhaseResult, sub: PhaseResult, idx: np.ndarray) -> PhaseResult:
@@ -856,7 +891,7 @@ def _run_waves(model: ModelSpec, draft: ModelSpec | None, inp: Inputs, run: Inpu
                multi=np.nonzero(waves > 1)[0])
     multi = w.multi
     if multi.size:
-        rl = run.take(multi).replace(B=last[multi] * inp.dp[multi])
+        rl = run.take(multi).replace(B=last[multi] * decode_pool(inp).dp[multi])
         pl_, dl_, tl_ = _wave(model, draft, rl, spec[multi], want_ops, bool(spec.all()))
         w.pf_last, w.dc_last, w.tpot_last = pf.time.copy(), dc.time.copy(), tpot.copy()
         w.pf_last[multi], w.dc_last[multi], w.tpot_last[multi] = pl_.time, dl_.time, tl_
@@ -928,15 +963,15 @@ def estimate(model: ModelSpec, inp: Inputs, want_ops: bool = False, draft: Model
         # the draft's weights share the devices
         extra_w = np.where(inp.spec_tokens > 0, weight_bytes_per_device(draft, dinp), 0.0)
         conc, _ = concurrency(model, dinp, extra_w)
-    Br = replica_batch(inp)
-    off = _offload(inp, conc, mem_full, extra_w)
+    Br = replica_batch(dinp)  # requests per decode replica (the KV lives there)
+    off = _offload(dinp, conc, mem_full, extra_w)
     conc = np.where(off.rows, Br, conc)
     fits = conc >= 1
     waves = np.where(fits, np.ceil(Br / np.maximum(conc, 1.0)), 1.0)
     # greedy admission: full waves of `conc` requests, then the rest (per replica)
     full = np.where(waves > 1, np.minimum(conc, Br), Br)
     last = Br - (waves - 1.0) * full
-    run = inp.replace(B=full * inp.dp) if np.any(waves > 1) else inp
+    run = inp.replace(B=full * dinp.dp) if np.any(waves > 1) else inp
     spec = (inp.spec_tokens > 0) if draft is not None else np.zeros(len(inp), dtype=bool)
     w = _run_waves(model, draft, inp, run, spec, want_ops, waves, last, off)
     ttft, tpot, e2e = _wave_latencies(model, inp, w, waves, full, last, Br)
@@ -955,13 +990,13 @@ def estimate(model: ModelSpec, inp: Inputs, want_ops: bool = False, draft: Model
     # whole-deployment FLOPs: per-device FLOPs (all waves) × devices of a replica's pool × dp
     cp = inp.cp.astype(float)
     pf_flops = w.pf_tot.flops * inp.tp * inp.pp * cp * inp.dp
-    dc_flops = w.dc_tot.flops * dinp.tp * dinp.pp * cp * inp.dp
+    dc_flops = w.dc_tot.flops * dinp.tp * dinp.pp * cp * dinp.dp
     return Estimate(
         ttft_s=ttft, tpot_s=tpot, e2e_s=e2e, throughput_tok_s=thr,
         throughput_tok_s_per_device=thr / inp.devices, prefill=w.pf_tot, decode=w.dc_tot, memory=mem,
         bottleneck=bottleneck_of(w.pf_tot, w.dc_tot), prefill_bottleneck=bottleneck_of(w.pf_tot),
         decode_bottleneck=bottleneck_of(w.dc_tot),
-        extra={"concurrency": np.where(fits, np.minimum(conc, Br), 0.0) * inp.dp, "waves": waves,
+        extra={"concurrency": np.where(fits, np.minimum(conc, Br), 0.0) * dinp.dp, "waves": waves,
                "fits": fits, "memory_full": mem_full.total, "spill_weights": off.weights, "spill_kv": off.kv,
                "offloaded": off.rows, "tokens_per_step": np.where(spec, expected_tokens_per_step(
                    inp.spec_tokens, inp.acceptance), 1.0),
@@ -989,12 +1024,10 @@ def _wave(model: ModelSpec, draft: ModelSpec | None, run: Inputs, spec: np.ndarr
             assert draft is not None, "speculative rows need a draft model"
             idx = np.nonzero(spec)[0]
             dc = _merge(dc, speculative_decode(model, draft, drun.take(idx)), idx)
-    # disaggregation: the prompt's KV moves from the prefill pool to the decode pool
+    # disaggregation: the prompts' KV moves from the prefill pool to the decode pool
     dis = run.decode_tp > 0
     if dis.any():
-        kv_req = kv_bytes_per_request(model, run, run.L.astype(float)) * (run.tp * run.pp) / (drun.tp * drun.pp)
-        send = np.maximum(replica_batch(run) * kv_req, 0.0)
-        xfer = np.where(dis, run.out_lat + send / (run.out_bw * run.eff["network"]), 0.0)
+        xfer = np.where(dis, kv_transfer(model, run, drun, replica_batch(run), replica_batch(drun)), 0.0)
         _add_time(dc, xfer, "t_network")
     steps = np.maximum(run.O.astype(float) - 1.0, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):

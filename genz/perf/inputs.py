@@ -53,6 +53,9 @@ class Workload(_Part):
     budget: np.ndarray  # per-iteration token budget for workspace (0 = default)
     spec_tokens: np.ndarray  # speculative tokens per step (γ, 0 = off)
     acceptance: np.ndarray  # per-token acceptance rate (α)
+    conc: np.ndarray  # closed-loop client concurrency, whole deployment (0 = fixed batch; genz.perf.concurrency)
+    len_ratio: np.ndarray  # closed loop: lengths uniform in [len_ratio·L, L] (and O)
+    prompts: np.ndarray  # closed loop: requests of the run (benchmark_serving --num-prompts)
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,6 +70,8 @@ class Layout(_Part):
     devices: np.ndarray  # devices of the whole deployment
     decode_tp: np.ndarray  # disaggregated decode pool TP (0 = colocated)
     decode_pp: np.ndarray  # disaggregated decode pool PP
+    decode_ep: np.ndarray  # decode pool EP (0 = ep)
+    decode_dp: np.ndarray  # decode pool attention ranks, all replicas (0 = dp; genz.perf.layouts)
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,6 +82,7 @@ class Precision(_Part):
     ab: np.ndarray  # activations
     kvb: np.ndarray  # KV cache
     eb: np.ndarray  # embedding / LM head (kept at 16 bit when weights are quantized)
+    wdb: np.ndarray  # weights outside the routed experts (0 = wb; genz.catalog.dtypes.expert_only)
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,7 +119,8 @@ PARTS: dict[str, type[_Part]] = {"workload": Workload, "layout": Layout, "precis
                                  "device": Device, "stack": Stack}
 #: fields a caller may omit: zeros (False for flags) when absent or not one value per scenario
 _OPTIONAL = {"offload_w": bool, "offload_kv": bool, "no_window": bool, "custom_ar": bool, "host_bytes": float,
-             "spec_tokens": float, "acceptance": float, "decode_tp": float, "decode_pp": float}
+             "spec_tokens": float, "acceptance": float, "decode_tp": float, "decode_pp": float,
+             "decode_ep": float, "decode_dp": float, "wdb": float, "conc": float, "len_ratio": float, "prompts": float}
 
 
 class _Field(property):
@@ -163,9 +170,9 @@ class Inputs:
     eff: dict[str, np.ndarray]  # efficiency factors by name (see genz.perf.efficiency)
 
     # every array, by the part that holds it (names checked against the parts' fields)
-    B, L, O, beams, chunk, budget, spec_tokens, acceptance = _fields(Workload)
-    tp, pp, ep, dp, cp, devices, decode_tp, decode_pp = _fields(Layout)
-    wb, ab, kvb, eb = _fields(Precision)
+    B, L, O, beams, chunk, budget, spec_tokens, acceptance, conc, len_ratio, prompts = _fields(Workload)
+    tp, pp, ep, dp, cp, devices, decode_tp, decode_pp, decode_ep, decode_dp = _fields(Layout)
+    wb, ab, kvb, eb, wdb = _fields(Precision)
     (peak_matrix, peak_attn, peak_16, peak_vector, hbm_bw, hbm_bytes, up_bw, up_lat, domain, out_bw, out_lat,
      host_bw, host_bytes) = _fields(Device)
     offload_w, offload_kv, no_window, custom_ar = _fields(Stack)
@@ -222,4 +229,5 @@ class Inputs:
     def par(self) -> Par:
         """The parallel layout and datatypes as the operators see them."""
         return Par(tp=self.tp, pp=self.pp, ep=self.ep, dp=self.dp, cp=self.cp, wb=self.wb, ab=self.ab,
-                   kvb=self.kvb, eb=self.eb, net=self.net(), no_window=self.no_window)
+                   kvb=self.kvb, eb=self.eb, net=self.net(), no_window=self.no_window,
+                   wdb=np.where(self.wdb > 0, self.wdb, self.wb) if np.any(self.wdb > 0) else None)

@@ -27,7 +27,7 @@ Modelling choices (each is a comment at its formula):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -96,6 +96,13 @@ class Par:
     eb: np.ndarray  # embedding / LM-head bytes/element (kept at 16 bit when weights are quantized)
     net: coll.Net  # network (efficiency applied)
     no_window: np.ndarray | bool = False  # serving stack runs sliding-window layers as global attention
+    wdb: np.ndarray | None = None  # bytes/element of the weights outside the routed experts (None = wb)
+
+    @property
+    def dense_wb(self) -> np.ndarray:
+        """Bytes per weight of every GEMM but the routed experts' (attention, dense and shared FFN,
+        MLA absorption): ``wb`` unless the format quantizes the experts only (genz.catalog.dtypes.expert_only)."""
+        return self.wb if self.wdb is None else self.wdb
 
 
 def _ceil_div(a, b):
@@ -103,8 +110,13 @@ def _ceil_div(a, b):
 
 
 def gemm(name, M, K, N, par: Par, count, wbytes=None, rate="matrix", kernels=1.0, once=False) -> Op:
-    """GEMM [M×K]·[K×N] per device: 2MNK FLOPs; bytes = weights + input + output."""
-    wb = par.wb if wbytes is None else wbytes
+    """GEMM [M×K]·[K×N] per device: 2MNK FLOPs; bytes = weights + input + output.
+
+    Under an expert-only weight format (``par.wdb`` set: the MoE checkpoint keeps these weights at
+    16 bits) a GEMM outside the routed experts also computes at the 16-bit rate."""
+    wb = par.dense_wb if wbytes is None else wbytes
+    if par.wdb is not None and rate == "matrix":
+        rate = "matrix16"
     w = K * N * wb  # weight matrix, bytes
     io = (M * K + M * N) * par.ab  # activations in and out, bytes
     return Op(name=name, kind="gemm", count=count, f0=2.0 * M * N * K, b0=w + io, m_gemm=M,
@@ -225,7 +237,7 @@ def _mla_ops(a: Attention, count: float, h: int, st: Step, par: Par, T, Hq) -> l
     absorb = st.absorb
     # --- absorbed (decode): q_nope·W_UK -> latent query; attention in latent space; ·W_UV ---
     f_abs_proj = 2.0 * T * Hq * nope * r + 2.0 * T * Hq * r * dv
-    w_abs = Hq * (nope + dv) * r * par.wb
+    w_abs = Hq * (nope + dv) * r * par.dense_wb
     fk_abs = 2.0 * Hq * (2 * r + rope) * S / cp  # scores over r+rope, values over r, per key
     # --- expanded (prefill): W_UK/W_UV applied to every context token's latent -------------
     fk_exp = 2.0 * Hq * (nope + rope + dv) * S / cp
@@ -357,6 +369,8 @@ def model_ops(model: ModelSpec, st: Step, par: Par) -> list[Op]:
     h, V = model.hidden, model.vocab
     tp, cp = par.tp, par.cp
     T = st.S * st.t / cp
+    if par.wdb is not None and not any(lc.ffn is not None and lc.ffn.is_moe for lc in model.layers):
+        par = replace(par, wdb=None)  # expert-only formats quantize every layer of a dense model
     ops: list[Op] = []
     # embedding: a row gather of T rows (bytes at embedding precision) + vocab-parallel all-reduce
     ops.append(Op(name="embedding", kind="embedding", count=1, f0=0.0,

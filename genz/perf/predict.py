@@ -16,11 +16,13 @@ import numpy as np
 import polars as pl
 
 from ..catalog import dtypes
+from ..catalog.frameworks import resolve_framework
 from ..catalog.hardware import Hardware, get_hardware
 from ..catalog.modelspec import ModelSpec
 from ..catalog.units import GB, GFLOP, MS
 from ..catalog.zoo import get_model
 from ..errors import GenzError
+from . import layouts
 from .efficiency import DEFAULT, Efficiency
 from .engine import Estimate, Inputs
 from .profiles import ProfileSet, default_profiles
@@ -141,15 +143,24 @@ def build_inputs(rows: pl.DataFrame, hws: list[Hardware], hw_idx: np.ndarray,
 
     fw = framework_arrays(rows.get_column("_framework_key"))
     offload = rows.get_column("_offload").fill_null("none").str.to_lowercase()
+    lay = layouts.engine_layout(rows)
+    # closed loop: the batch is the concurrency (a closed-loop row has no batch of its own)
+    conc = rows.get_column("_concurrency").fill_null(0).to_numpy().astype(float)
+    batch = np.where(conc > 0, conc, batch)
+    # MXFP4/NVFP4 on MoE models: the experts at 4 bits, the rest at 16 (engine: MoE models only)
+    expert_only = rows.get_column("_weight_dtype").is_in(list(dtypes.EXPERT_ONLY)).to_numpy()
     return Inputs(
-        B=batch, L=i("_input_tokens"), O=i("_output_tokens"), tp=i("_tp"), pp=i("_pp"), ep=i("_ep"),
-        dp=i("_dp"), cp=i("_cp"), beams=i("_num_beams"), devices=i("_num_devices"), chunk=i("_chunk_size"),
+        B=batch, L=i("_input_tokens"), O=i("_output_tokens"), tp=lay["tp"], pp=i("_pp"), ep=lay["ep"],
+        dp=lay["dp"], cp=i("_cp"), beams=i("_num_beams"), devices=i("_num_devices"), chunk=i("_chunk_size"),
         budget=i("_max_num_tokens"), wb=wb, kvb=b("_kv_dtype"), eb=np.maximum(wb, 2.0),
+        wdb=np.where(expert_only, 2.0, 0.0),
         eff=effs, offload_w=offload.is_in(["weights", "both"]).to_numpy(),
         offload_kv=offload.is_in(["kv", "both"]).to_numpy(),
         spec_tokens=i("_spec_tokens"),
         acceptance=rows.get_column("_acceptance_rate").fill_null(0.0).to_numpy().astype(float),
-        decode_tp=i("_decode_tp"), decode_pp=i("_decode_pp"),
+        decode_tp=lay["decode_tp"], decode_pp=i("_decode_pp"), decode_ep=lay["decode_ep"], decode_dp=lay["decode_dp"],
+        conc=conc, len_ratio=rows.get_column("_length_ratio").fill_null(0.0).to_numpy().astype(float),
+        prompts=rows.get_column("_num_prompts").fill_null(0).to_numpy().astype(float),
         no_window=fw["no_window"], custom_ar=fw["custom_ar"],
         **hwa,
     )
@@ -219,6 +230,47 @@ def context_messages(spec: ModelSpec, rows: pl.DataFrame) -> list[str]:
             for L, O in zip(rows.get_column("_input_tokens").to_list(), rows.get_column("_output_tokens").to_list())]
 
 
+def _closed_loop(spec: ModelSpec, inp, rows: pl.DataFrame, closed: np.ndarray, sel: np.ndarray, hws, hw_idx,
+                 out: dict, extra_f: dict, note: np.ndarray) -> None:
+    """Closed-loop rows (``concurrency`` set) of one model: the metrics of
+    :func:`genz.perf.concurrency.closed_loop` replace the fixed batch's, in place.
+
+    Energy per output token: every device draws TDP × the power fraction of the mean iteration's
+    time split (:data:`genz.perf.serving.POWER_FRACTION`), over the run's output tokens/s; cost per
+    million tokens: the deployment's price over the same throughput.
+    """
+    from .concurrency import closed_loop
+    from .serving import POWER_FRACTION
+
+    sub = inp.take(closed)
+    cl = closed_loop(spec, sub, rows.get_column("_framework_key").to_numpy()[closed])
+    at = sel[closed]
+    out["ttft_ms"][at] = cl.ttft_s / MS
+    out["tpot_ms"][at] = cl.tpot_s / MS
+    out["e2e_latency_ms"][at] = cl.e2e_s / MS
+    out["throughput_tok_s"][at] = cl.throughput_tok_s
+    out["throughput_tok_s_per_device"][at] = cl.throughput_tok_s / sub.devices
+    extra_f["running_requests"][at] = cl.running
+    extra_f["queued_requests"][at] = cl.queued
+    extra_f["ttft_steady_ms"][at] = cl.ttft_steady_s / MS
+    extra_f["ttft_ramp_ms"][at] = cl.ttft_ramp_s / MS
+    tdp = np.array([h.tdp_w for h in hws], dtype=float)[hw_idx[closed]]
+    price = np.array([h.usd_per_hour for h in hws], dtype=float)[hw_idx[closed]]
+    usd = rows.get_column("_usd_per_device_hour").to_numpy()[closed].astype(float)
+    price = np.where(np.isfinite(usd), usd, price)
+    it = cl.iteration
+    busy = it.t_compute + it.t_memory + it.t_network + it.t_overhead
+    frac = (it.t_compute * POWER_FRACTION["compute"] + it.t_memory * POWER_FRACTION["memory"]
+            + it.t_network * POWER_FRACTION["network"] + it.t_overhead * POWER_FRACTION["overhead"]) \
+        / np.maximum(busy, 1e-30)
+    extra_f["energy_j_per_token"][at] = tdp * frac * sub.devices / cl.throughput_tok_s
+    extra_f["usd_per_million_tokens"][at] = np.where(
+        price > 0, price * sub.devices / 3600.0 / cl.throughput_tok_s * 1e6, np.nan)
+    for j, i in enumerate(at):
+        if cl.notes[j]:
+            note[i] = "; ".join(x for x in (note[i], cl.notes[j]) if x)
+
+
 #: prefix under which an input column survives when a prediction column has its name
 RENAMED_PREFIX = "input_"
 
@@ -271,7 +323,9 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         "prefill_compute_ms", "prefill_memory_ms", "prefill_network_ms", "prefill_overhead_ms",
         "decode_compute_ms", "decode_memory_ms", "decode_network_ms", "decode_overhead_ms",
         "max_throughput_batch", "max_throughput_ttft_ms", "max_throughput_tpot_ms", "concurrency",
-        "offloaded_gb", "tokens_per_step")}
+        "offloaded_gb", "tokens_per_step", "running_requests", "queued_requests", "ttft_steady_ms",
+        "ttft_ramp_ms")}
+    note = np.full(n, None, dtype=object)
     bottleneck = np.full(n, "", dtype="U8")
     pb = np.full(n, "", dtype="U8")
     db = np.full(n, "", dtype="U8")
@@ -388,11 +442,24 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
                                            rows.get_column("_usd_per_device_hour").to_numpy())
         extra_f["energy_j_per_token"][sel] = energy
         extra_f["usd_per_million_tokens"][sel] = cost
+        extra_f["running_requests"][sel] = est.extra["concurrency"]
+        note[sel] = layouts.notes(spec, inp.ep, inp.domain, inp.decode_tp, inp.decode_ep)
+        closed = np.nonzero(inp.conc > 0)[0]
+        if closed.size:  # closed-loop rows: the benchmark_serving metrics replace the fixed batch's
+            _closed_loop(spec, inp, rows, closed, sel, hws, hw_idx, out, extra_f, note)
         bottleneck[sel] = est.bottleneck
         pb[sel] = est.prefill_bottleneck
         db[sel] = est.decode_bottleneck
         extrap = profiles.extrapolation(prof_idx, inp)
         calib[sel] = np.where(extrap != "", prof_label.astype(object) + "; " + extrap, prof_label)
+        # a framework version the stack does not declare: the nearest generation, and the label says so
+        fw_text = rows.get_column("_framework")
+        fw_note = {v: resolve_framework(v)[1] for v in fw_text.unique().drop_nulls().to_list()}
+        fw_note = {v: t for v, t in fw_note.items() if t}
+        if fw_note:
+            at = np.nonzero(fw_text.is_in(list(fw_note)).to_numpy())[0]
+            texts = fw_text.to_numpy()
+            calib[sel[at]] = [f"{calib[sel[j]]}; {fw_note[texts[j]]}" for j in at]
         prof_col[sel] = profiles.profile_ids(prof_idx)
         if per_metric:
             for m, (lo, hi) in profiles.metric_bands(prof_idx, METRICS, inp).items():
@@ -449,8 +516,11 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         ser = pl.Series(name, arr)
         return pl.when(okser & (ser != "")).then(ser).otherwise(None).alias(name)
 
+    if "concurrency" in df.columns:
+        # a scenario column now: the input passes through; the old output is running_requests
+        del extra_f["concurrency"]
     added = {*cols, "status", "calibration", "profile", *extra_f, "bottleneck", "prefill_bottleneck",
-             "decode_bottleneck"}
+             "decode_bottleneck", "note"}
     df = keep_user_columns(df, added)
     result = df.with_columns(
         **{k: pl.Series(k, v, dtype=pl.Float64) for k, v in cols.items()},
@@ -459,7 +529,8 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         profile=pl.Series("profile", prof_col.tolist(), dtype=pl.String),
         **{k: pl.Series(k, v, dtype=pl.Float64) for k, v in extra_f.items()},
     ).with_columns(text("bottleneck", bottleneck), text("prefill_bottleneck", pb),
-                   text("decode_bottleneck", db))
+                   text("decode_bottleneck", db),
+                   note=pl.Series("note", [v or None for v in note.tolist()], dtype=pl.String))
     if keep_work:
         work = norm.select([c for c in norm.columns if c.startswith("_")])
         result = pl.concat([result, work], how="horizontal")
@@ -467,9 +538,11 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
 
 
 #: output columns an ``ok`` row may leave blank (NaN): the max-load figures when no batch reaches
-#: the serving model's steady state, cost without a price, their bands
+#: the serving model's steady state, cost without a price, their bands; the closed-loop figures
+#: (queue, steady-state and ramp TTFT) on a fixed-batch row
 MAY_BE_BLANK = frozenset({"max_throughput_tok_s", "max_throughput_tok_s_low", "max_throughput_tok_s_high",
-                          "max_throughput_batch", "max_throughput_ttft_ms", "max_throughput_tpot_ms"})
+                          "max_throughput_batch", "max_throughput_ttft_ms", "max_throughput_tpot_ms",
+                          "queued_requests", "ttft_steady_ms", "ttft_ramp_ms"})
 
 
 def _guard(cols: dict[str, np.ndarray], extra: dict[str, np.ndarray], ok: np.ndarray, status: np.ndarray) -> None:

@@ -166,16 +166,22 @@ class ProfileSet:
         """The fitted stack behind a framework key (or stack id), and a note when it is not its own.
 
         Order: the stack itself; its per-family split (``vllm-rocm@cdna3``); the framework it is a
-        variant of; the reference stack."""
+        variant or a generation of (``vllm-0.13`` unfitted: ``vllm``), or the runtime a server
+        runs (``dynamo``: ``trtllm-1``), followed until a fitted one; the reference stack."""
         if framework in self.stacks:
             return self.stacks[framework], ""
         if family and f"{framework}@{family}" in self.stacks:
             return self.stacks[f"{framework}@{family}"], ""
         from ..catalog.frameworks import frameworks
 
-        base = str(frameworks().get(framework.split("@", maxsplit=1)[0], {}).get("variant_of", ""))
-        if base and base in self.stacks:
-            return self.stacks[base], f"stack {framework} not measured: {base} used"
+        # the chain of stacks it builds on: a variant's or a generation's framework, a server's runtime
+        base, seen = framework.split("@", maxsplit=1)[0], set()
+        while base and base not in seen:
+            seen.add(base)
+            entry = frameworks().get(base, {})
+            base = str(entry.get("variant_of", "") or entry.get("generation_of", "") or entry.get("runtime", ""))
+            if base in self.stacks:
+                return self.stacks[base], f"stack {framework} not measured: {base} used"
         ref = self.stacks.get("generic", REFERENCE_STACK)
         note = "" if framework == "generic" else f"stack {framework} not measured: reference stack used"
         return ref, note

@@ -14,6 +14,8 @@ from ..catalog import dtypes
 from ..catalog.frameworks import framework_key
 from ..catalog.units import MAX_TOKENS
 from ..errors import GenzError
+from . import concurrency as closed_loop
+from . import layouts
 
 REQUIRED = ("model", "hardware", "input_tokens", "output_tokens")
 
@@ -34,6 +36,8 @@ INT_COLUMNS: dict[str, int | None] = {
     "decode_tp": 0,  # disaggregation: TP of the decode pool (0 = prefill and decode colocated)
     "decode_pp": 0,  # disaggregation: PP of the decode pool (default 1 when decode_tp is set)
     "max_num_tokens": 0,  # serving: token budget per iteration (0 = framework default)
+    **layouts.INT_COLUMNS,  # dp_attention, prefill/decode workers, decode_ep, decode_dp_attention
+    **closed_loop.INT_COLUMNS,  # concurrency, num_prompts (closed-loop serving)
 }
 #: largest value each integer column takes (a typo like 1e30 or inf is an error, never a default):
 #: 100 M tokens per request, 1 M devices along any parallel axis, 10 M requests in a batch
@@ -41,13 +45,15 @@ INT_MAX: dict[str, int] = {
     "input_tokens": MAX_TOKENS, "output_tokens": MAX_TOKENS, "tp": 1_048_576, "pp": 1_048_576,
     "ep": 1_048_576, "dp": 1_048_576, "cp": 1_048_576, "num_devices": 1_048_576, "batch_size": 10_000_000,
     "chunk_size": 100_000_000, "spec_tokens": 64, "num_beams": 1024, "decode_tp": 1_048_576,
-    "decode_pp": 1_048_576, "max_num_tokens": 100_000_000,
+    "decode_pp": 1_048_576, "max_num_tokens": 100_000_000, **layouts.INT_MAX, **closed_loop.INT_MAX,
 }
 #: allowed range of each float column
-FLOAT_RANGE: dict[str, tuple[float, float]] = {"acceptance_rate": (0.0, 1.0), "usd_per_device_hour": (0.0, 1e6)}
+FLOAT_RANGE: dict[str, tuple[float, float]] = {"acceptance_rate": (0.0, 1.0), "usd_per_device_hour": (0.0, 1e6),
+                                               **closed_loop.FLOAT_RANGE}
 FLOAT_COLUMNS: dict[str, float | None] = {
     "acceptance_rate": None,
     "usd_per_device_hour": None,
+    **closed_loop.FLOAT_COLUMNS,  # length_ratio
 }
 #: yes/no columns (default no): ``allow_long_context`` lets a prompt + output run past the model's
 #: maximum context (``max_position_embeddings``), which is otherwise a row error
@@ -154,7 +160,9 @@ def normalize(df: pl.DataFrame) -> pl.DataFrame:
                    for v in out.get_column("_weight_dtype").unique().drop_nulls().to_list()}
     out = out.with_columns(_act_dtype=pl.col("_act_dtype").fill_null(
         pl.col("_weight_dtype").replace_strict(act_default, default=None, return_dtype=pl.String)))
-    out = out.with_columns(_kv_dtype=pl.col("_kv_dtype").fill_null(pl.col("_act_dtype")))
+    kv_default = {v: dtypes.default_kv_dtype(v) for v in out.get_column("_act_dtype").unique().drop_nulls().to_list()}
+    out = out.with_columns(_kv_dtype=pl.col("_kv_dtype").fill_null(
+        pl.col("_act_dtype").replace_strict(kv_default, default=None, return_dtype=pl.String)))
     for col in ("_weight_dtype", "_act_dtype", "_kv_dtype"):
         mapping: dict[str, str] = {}
         bad_vals: list[str] = []
@@ -198,8 +206,9 @@ def normalize(df: pl.DataFrame) -> pl.DataFrame:
     checks.append(((pl.col("_spec_tokens") > 0) & pl.col("_acceptance_rate").is_null(),
                    pl.lit("error: spec_tokens needs acceptance_rate (and a draft_model, or 'mtp'/'eagle')")))
 
-    # devices: num_devices = tp·pp·cp·dp; dp derived from num_devices when blank
-    base = pl.col("_tp") * pl.col("_pp") * pl.col("_cp")
+    # devices: num_devices = (x·tp·pp·cp + y·decode_tp·decode_pp)·dp (genz.perf.layouts.unit_devices);
+    # dp derived from num_devices when blank
+    base = layouts.unit_devices()
     out = out.with_columns(_dp=(
         pl.when(pl.col("_dp").is_not_null()).then(pl.col("_dp"))
         .when(pl.col("_num_devices").is_not_null() & (base > 0) & (pl.col("_num_devices") % base == 0)
@@ -207,12 +216,13 @@ def normalize(df: pl.DataFrame) -> pl.DataFrame:
         .then(pl.col("_num_devices") // base)
         .otherwise(1)
     ))
-    decode_pool = pl.when(pl.col("_decode_tp") > 0).then(pl.col("_decode_tp") * pl.max_horizontal(
-        pl.col("_decode_pp"), pl.lit(1))).otherwise(0)
-    out = out.with_columns(_devices=(pl.col("_tp") * pl.col("_pp") * pl.col("_cp") + decode_pool) * pl.col("_dp"))
+    out = out.with_columns(_devices=layouts.unit_devices() * pl.col("_dp"),
+                           _decode_ep=pl.col("_decode_ep").fill_null(pl.col("_ep")))
     checks.append((pl.col("_num_devices").is_not_null() & (pl.col("_num_devices") != pl.col("_devices")),
-                   pl.format("error: num_devices {} != (tp·pp·cp + decode_tp·decode_pp)·dp = {}", pl.col("_num_devices"),
-                             pl.col("_devices"))))
+                   pl.format("error: num_devices {} != (prefill_workers·tp·pp·cp + decode_workers·decode_tp·decode_pp)"
+                             "·dp = {}", pl.col("_num_devices"), pl.col("_devices"))))
+    checks.extend(layouts.checks())
+    checks.extend(closed_loop.checks())
     checks.append(((pl.col("_ep") > 1) & ((pl.col("_tp") * pl.col("_dp")) % pl.col("_ep") != 0)
                    & (pl.col("_ep") % pl.col("_tp") != 0),
                    pl.format("error: ep {} must divide tp ({}) or be a multiple of tp dividing tp·dp",

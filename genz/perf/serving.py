@@ -48,6 +48,29 @@ def draft_spec(target, name: str):
 POWER_FRACTION = {"compute": 1.0, "memory": 0.7, "network": 0.5, "overhead": 0.35}
 
 
+def kv_pool_requests(spec, work: Inputs, fa: dict[str, np.ndarray], L, O):
+    """Requests whose KV the stack's KV-cache pool holds at once, per replica (``work``'s layout).
+
+    Pool (bytes per device, ``genz/data/frameworks.yaml``)::
+
+        free_fraction:  pool = fraction · (HBM − weights − activations)     (TensorRT-LLM)
+        total_fraction: pool = fraction · HBM − weights − activations       (vLLM, SGLang)
+
+    A request reserves its prompt ``L`` plus its whole output ``O`` (stacks that never evict) or
+    half of it (paged stacks with preemption), so ``N = floor(pool / kv(L + O or L + O/2))``.
+    ``work.budget`` sets the activation workspace. Returns (N, KV bytes per request, weight bytes),
+    per device.
+    """
+    weights = weight_bytes_per_device(spec, work)
+    act = activation_bytes(spec, work)
+    cap = work.hbm_bytes
+    pool = np.where(fa["free_mode"], fa["fraction"] * (cap - weights - act), fa["fraction"] * cap - weights - act)
+    L = np.asarray(L, dtype=float)
+    O = np.asarray(O, dtype=float)
+    per_req = kv_bytes_per_request(spec, work, np.where(fa["full_reserve"], L + O, L + O / 2.0))
+    return np.floor(np.maximum(pool, 0.0) / np.maximum(per_req, 1e-9)), per_req, weights
+
+
 def max_throughput(spec, inp: Inputs, fw_keys) -> dict[str, np.ndarray]:
     """Steady-state output tokens/s of a server under maximum load (in-flight batching).
 
@@ -65,18 +88,12 @@ def max_throughput(spec, inp: Inputs, fw_keys) -> dict[str, np.ndarray]:
     """
     n = len(inp)
     fa = framework_arrays(fw_keys)
-    budget_in = np.where(inp.budget > 0, inp.budget, fa["budget"])
     work = inp.take(np.arange(n))
-    work.budget = budget_in
-    weights = weight_bytes_per_device(spec, work)
-    act = activation_bytes(spec, work)
-    cap = work.hbm_bytes
-    pool = np.where(fa["free_mode"], fa["fraction"] * (cap - weights - act), fa["fraction"] * cap - weights - act)
+    work.budget = np.where(inp.budget > 0, inp.budget, fa["budget"])
     L = work.L.astype(float)
     O = work.O.astype(float)
-    ctx_res = np.where(fa["full_reserve"], L + O, L + O / 2.0)
-    per_req = kv_bytes_per_request(spec, work, ctx_res)
-    N = np.floor(np.maximum(pool, 0.0) / np.maximum(per_req, 1e-9))
+    N, per_req, weights = kv_pool_requests(spec, work, fa, L, O)
+    cap = work.hbm_bytes
     user_batch = inp.B.astype(float)
     N = np.minimum(N, fa["max_batch"])
     # chunked prefill: an iteration carries at most `chunk` tokens, decodes first; the prompts

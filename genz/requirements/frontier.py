@@ -145,28 +145,23 @@ class Deployment:
         return f"TP{self.tp}" + (f" EP{self.ep}" if self.ep > 1 else "")
 
 
-def scenario_row(dep: Deployment, concurrency: int, length_ratio: float = LENGTH_RATIO) -> dict | None:
-    """The scenario columns (docs/reference.md §2) of one (deployment, concurrency) point, or None
-    when the engine cannot express the point yet (it is then reported ``unsupported``).
+def scenario_row(dep: Deployment, concurrency: int, length_ratio: float = LENGTH_RATIO) -> dict:
+    """The scenario columns (docs/reference.md §2) of one (deployment, concurrency) point.
 
     The one place the frontier meets the scenario table: every sweep goes through here.
     """
-    # TODO(serving): closed-loop serving at concurrency C lands with the `concurrency` scenario
-    # column (and `length_ratio`); until then C is run as the fixed batch of C requests
-    # (`batch_size`), and the two columns ride along untouched. At the merge, drop `batch_size`
-    # here so `concurrency` selects the closed-loop mode.
-    row: dict = {"batch_size": concurrency, "concurrency": concurrency, "length_ratio": length_ratio}
+    # closed-loop serving at client concurrency C (genz.perf.concurrency): `concurrency` selects the
+    # mode; lengths uniform in [r·L, L] (`length_ratio`)
+    row: dict = {"concurrency": concurrency, "length_ratio": length_ratio}
     if dep.mode == "disaggregated":
-        # TODO(serving): pools of different sizes (x != y workers) need the pool columns; today's
-        # columns hold x prefill + x decode workers only (tp/decode_tp per worker, dp workers).
-        if dep.prefill_workers != dep.decode_workers:
-            return None
-        return {**row, "tp": dep.prefill_tp, "decode_tp": dep.decode_tp, "dp": dep.prefill_workers,
-                "num_devices": dep.devices}
-    # TODO(serving): DP-attention is today's tp 1 × dp g with ep g (experts across the attention-DP
-    # ranks); `dp_attention` rides along for the serving mode's own column.
-    return {**row, "tp": dep.tp, "ep": dep.ep, "dp": dep.dp, "num_devices": dep.devices,
-            "dp_attention": dep.dp_attention}
+        # xP + yD: x prefill workers of TP prefill_tp, y decode workers of TP decode_tp (genz.perf.layouts)
+        return {**row, "tp": dep.prefill_tp, "decode_tp": dep.decode_tp, "prefill_workers": dep.prefill_workers,
+                "decode_workers": dep.decode_workers, "num_devices": dep.devices}
+    if dep.dp_attention:
+        # DP-attention: one attention rank per device (attention TP 1), experts over all g devices
+        # (EP = DP × TP): the stacks' `--enable-dp-attention` / `enable_attention_dp` layout
+        return {**row, "tp": dep.dp, "dp_attention": dep.dp, "ep": dep.ep, "num_devices": dep.devices}
+    return {**row, "tp": dep.tp, "ep": dep.ep, "dp": dep.dp, "num_devices": dep.devices}
 
 
 def _powers_of_two(limit: int) -> list[int]:
@@ -289,10 +284,9 @@ def sweep(model: str, hardware: Sequence[str], input_tokens: int, output_tokens:
                         "prefill_tp": dep.prefill_tp, "decode_workers": dep.decode_workers,
                         "decode_tp": dep.decode_tp, "num_devices": dep.devices, "concurrency": c,
                     })
-                    if sc is not None:
-                        rows.append({"_point": i, "model": spec.id, "hardware": hw.id, "framework": framework,
+                    rows.append({"_point": i, "model": spec.id, "hardware": hw.id, "framework": framework,
                                      "input_tokens": int(input_tokens), "output_tokens": int(output_tokens),
-                                     "weight_dtype": prec.weight, "act_dtype": prec.act, "kv_dtype": prec.kv, **sc})
+                                 "weight_dtype": prec.weight, "act_dtype": prec.act, "kv_dtype": prec.kv, **sc})
     points = pl.DataFrame(meta, infer_schema_length=None).with_columns(
         pl.col("framework").cast(pl.String), pl.col("_point").cast(pl.Int64))
     if rows:
@@ -303,8 +297,6 @@ def sweep(model: str, hardware: Sequence[str], input_tokens: int, output_tokens:
         points = points.with_columns(*[pl.lit(None, dtype=pl.String if c in ("bottleneck", "status", "calibration",
                                                                             "profile") else pl.Float64).alias(c)
                                        for c in _KEEP])
-    points = points.with_columns(status=pl.col("status").fill_null(
-        "unsupported: xP + yD pools of different sizes are not expressible yet (pool columns, issue 14)"))
     return pareto_front(derived_columns(points)).drop("_point")
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from genz.perf.predict import predict_frame
+from genz.perf.predict import MAY_BE_BLANK, predict_frame
 from genz.perf.profiles import uncalibrated
 from tests.reliability.conftest import BASE_CONFIG, HEADER, H, M, assert_error, run_subprocess, snapshot
 
@@ -204,13 +204,14 @@ def test_nothing_non_finite_or_negative_is_ever_ok():
             for extra in ({}, {"batch_size": 1_000_000}, {"tp": 8, "pp": 4, "dp": 2}, {"cp": 4, "tp": 2},
                           {"offload": "both", "batch_size": 4096}, {"chunk_size": 512},
                           {"draft_model": "eagle", "spec_tokens": 4, "acceptance_rate": 0.0},
-                          {"decode_tp": 4, "tp": 2}, {"num_beams": 8}):
+                          {"decode_tp": 4, "tp": 2}, {"num_beams": 8}, {"concurrency": 64},
+                          {"concurrency": 8, "decode_tp": 4, "tp": 2}):
                 rows.append(_base(input_tokens=L, output_tokens=O, **extra))
     out = predict_frame(_frame(rows), UNCAL)
     ok = out.filter(pl.col("status") == "ok")
     assert ok.height > 0.8 * out.height
-    num = ok.select([c for c, t in ok.schema.items() if t == pl.Float64 and not c.startswith("max_throughput")])
+    num = ok.select([c for c, t in ok.schema.items() if t == pl.Float64 and c not in MAY_BE_BLANK])
     arr = num.to_numpy()
     assert np.isfinite(arr).all() and (arr >= 0).all()
-    mt = ok.select([c for c in ok.columns if c.startswith("max_throughput")]).to_numpy()  # may be blank (NaN)
+    mt = ok.select([c for c in ok.columns if c in MAY_BE_BLANK]).to_numpy()  # may be blank (NaN)
     assert not np.isinf(mt).any() and not (mt < 0).any()

@@ -187,14 +187,14 @@ def test_fallback_rates():
     h100 = get_hardware("H100-SXM-80GB").peak_flops  # bf16, fp8, int8; no fp4/int4
     assert dtypes.compute_rate_key("fp8", a100) == "bf16"  # not int8 (624 TFLOP/s > A100's 312 peak)
     assert dtypes.compute_rate_key("fp4", a100) == "bf16"  # not int4
-    assert dtypes.compute_rate_key("fp4", h100) == "fp8"
+    assert dtypes.compute_rate_key("fp4", h100) == "bf16"  # weight-only without fp4 units (issue 14)
     assert dtypes.compute_rate_key("int8", a100) == "int8"
     assert dtypes.compute_rate_key("int4", h100) == "int8"
     assert dtypes.compute_rate_key("int8", {"bf16": 1, "fp8": 2}) == "bf16"  # never an fp unit for int
     # activations then move at 16 bit on A100, 8 bit where fp8 units exist
     assert dtypes.activation_bytes("fp8", a100) == 2.0
     assert dtypes.activation_bytes("fp8", h100) == 1.0
-    assert dtypes.activation_bytes("fp4", h100) == 1.0
+    assert dtypes.activation_bytes("fp4", h100) == 2.0
     assert dtypes.activation_bytes("bf16", {"fp32": 1}) == 2.0
 
 

@@ -173,14 +173,15 @@ def test_tp_stays_in_the_scale_up_domain_wide_ep_does_not():
 def test_scenario_row_of_each_mode():
     c = 64
     assert fr.scenario_row(fr.Deployment("tp-ep", tp=8, ep=8), c) == {
-        "batch_size": 64, "concurrency": 64, "length_ratio": 0.8, "tp": 8, "ep": 8, "dp": 1, "num_devices": 8,
-        "dp_attention": False}
-    assert fr.scenario_row(fr.Deployment("dp-attention", tp=1, dp=16, ep=16), c)["dp_attention"] is True
+        "concurrency": 64, "length_ratio": 0.8, "tp": 8, "ep": 8, "dp": 1, "num_devices": 8}
+    # DP-attention over 16 devices: 16 attention ranks of TP 1, experts over all 16 (EP = DP x TP)
+    assert fr.scenario_row(fr.Deployment("dp-attention", tp=1, dp=16, ep=16), c) == {
+        "concurrency": 64, "length_ratio": 0.8, "tp": 16, "dp_attention": 16, "ep": 16, "num_devices": 16}
     one = fr.Deployment("disaggregated", tp=8, prefill_workers=1, prefill_tp=4, decode_workers=1, decode_tp=8)
-    assert fr.scenario_row(one, c) == {"batch_size": 64, "concurrency": 64, "length_ratio": 0.8, "tp": 4,
-                                       "decode_tp": 8, "dp": 1, "num_devices": 12}
+    assert fr.scenario_row(one, c) == {"concurrency": 64, "length_ratio": 0.8, "tp": 4, "decode_tp": 8,
+                                       "prefill_workers": 1, "decode_workers": 1, "num_devices": 12}
     uneven = fr.Deployment("disaggregated", tp=8, prefill_workers=1, prefill_tp=4, decode_workers=2, decode_tp=8)
-    assert uneven.devices == 20 and fr.scenario_row(uneven, c) is None
+    assert uneven.devices == 20 and fr.scenario_row(uneven, c)["decode_workers"] == 2
 
 
 # ----------------------------------------------------------------------------------------------
@@ -192,13 +193,19 @@ def test_sweep_points_are_predicts_numbers(profiles):
     hw = get_hardware("H100-SXM-80GB")
     pts = fr.sweep("meta-llama/Llama-3.1-8B", ["h100-sxm-80gb"], 1024, 256, devices=3, concurrency=[1, 16],
                    disagg=((1, 1), (1, 2)), profiles=profiles)
-    # TP1, TP2; 1P+1D with pools TP1+TP1, TP1+TP2, TP2+TP1; 1P+2D TP1 (unsupported today): 6 x 2 concurrencies
+    # TP1, TP2; 1P+1D with pools TP1+TP1, TP1+TP2, TP2+TP1; 1P+2D TP1: 6 x 2 concurrencies
     assert pts.height == 12 and pts.get_column("hardware").unique().to_list() == ["h100-sxm-80gb"]
-    assert pts.filter(pl.col("deployment") == "1P TP1 + 2D TP1").get_column("status").str.starts_with(
-        "unsupported").all()
+    assert (pts.get_column("status") == "ok").all()
+    # the 1P+2D point is the closed-loop row with x = 1 prefill and y = 2 decode workers (3 devices)
+    want2 = predict_frame(pl.DataFrame({"model": ["meta-llama/Llama-3.1-8B"], "hardware": ["H100-SXM-80GB"],
+                                        "input_tokens": [1024], "output_tokens": [256], "tp": [1], "decode_tp": [1],
+                                        "prefill_workers": [1], "decode_workers": [2], "num_devices": [3],
+                                        "concurrency": [16], "length_ratio": [0.8]}), profiles).row(0, named=True)
+    got2 = pts.filter((pl.col("deployment") == "1P TP1 + 2D TP1") & (pl.col("concurrency") == 16)).row(0, named=True)
+    assert got2["tpot_ms"] == pytest.approx(want2["tpot_ms"], rel=1e-12)
     want = predict_frame(pl.DataFrame({"model": ["meta-llama/Llama-3.1-8B"], "hardware": ["H100-SXM-80GB"],
                                        "input_tokens": [1024], "output_tokens": [256], "tp": [2],
-                                       "batch_size": [16]}), profiles).row(0, named=True)
+                                       "concurrency": [16], "length_ratio": [0.8]}), profiles).row(0, named=True)
     got = pts.filter((pl.col("deployment") == "TP2") & (pl.col("concurrency") == 16)).row(0, named=True)
     for c in (Y, f"{Y}_low", f"{Y}_high", "tpot_ms", "ttft_ms", "usd_per_million_tokens", "energy_j_per_token"):
         assert got[c] == pytest.approx(want[c], rel=1e-12), c  # the same rows, batched with others
