@@ -354,7 +354,8 @@ def frontier(
     concurrency: str = typer.Option(",".join(map(str, (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024))),
                                     "--concurrency", "-c", help="Client concurrencies to sweep, comma-separated."),
     precision: list[str] | None = typer.Option(None, "--precision", "-p", help="weight[/act[/kv]] formats, e.g. "
-                                                  "fp8 or fp4/fp8/fp8; repeat for several (default bf16)."),
+                                                  "fp8 or fp4/fp8/fp8; repeat for several (default: the checkpoint's published weights, e.g. "
+                                                  "MXFP4 experts for gpt-oss, FP8 for DeepSeek-V3; else bf16)."),
     framework: str | None = typer.Option(None, "--framework", "-f", help="vLLM, TensorRT-LLM, SGLang, ..."),
     disagg: list[str] | None = typer.Option(None, "--disagg", help="Disaggregated splits XP:YD (prefill:decode "
                                                "workers) to enumerate; repeat; 'none' for none (default 1:1)."),

@@ -235,6 +235,9 @@ class ModelSpec:
     source: str = ""
     notes: str = ""
     mtp_layers: int = 0  # DeepSeek-V3 multi-token-prediction modules (usable as a draft)
+    #: the checkpoint's published weight format (config.json ``quantization_config``, see
+    #: :func:`genz.catalog.adapters.served_weights`): ``fp4`` (MXFP4/NVFP4), ``fp8``, ``int4``; "" = 16-bit
+    served_weights: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property

@@ -264,7 +264,10 @@ def sweep(model: str, hardware: Sequence[str], input_tokens: int, output_tokens:
     hws = [get_hardware(h) for h in hardware]
     if not hws:
         raise GenzError("hardware: give at least one (-H H100-SXM-80GB)")
-    precs = [(p, p.resolved()) for p in precisions] or [(Precision(), Precision().resolved())]
+    # no precision given: the checkpoint as published (config.json quantization_config: gpt-oss's
+    # MXFP4 experts, DeepSeek-V3's FP8), else 16-bit
+    native = Precision(weight=spec.served_weights or "bf16")
+    precs = [(p, p.resolved()) for p in precisions] or [(native, native.resolved())]
     conc = sorted({int(c) for c in concurrency})
     meta: list[dict] = []
     rows: list[dict] = []

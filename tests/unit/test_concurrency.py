@@ -278,6 +278,9 @@ def test_shipped_serving_rows_derive_their_columns_from_the_source_cells():
     assert len(rows) == 196
     for r in rows:
         assert r["concurrency"] == r["batch_size"] and r["length_ratio"] == "0.8"
+        # activations as served (README): MXFP8 on Blackwell, A16W4 under ATOM 0.1 on MI355X, Marlin W4A16 on Hopper
+        assert r["act_dtype"] == {"B200-SXM-180GB": "fp8", "GB200-NVL72": "fp8", "MI355X": "bf16"}.get(
+            r["hardware"], "bf16")
         m = _POOLS.search(r["framework"])
         if m:
             pg, pw, ptp, pep, _, dg, dw, dtp, dep, ddp = m.groups()

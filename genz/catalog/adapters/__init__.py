@@ -39,7 +39,34 @@ def parse(raw: dict, model_id: str, origin: str = "", **meta: Any) -> ModelSpec:
                         "experts)")
     spec = adapter_for(c.model_type)(c)
     spec.validate(c.where)
+    served = served_weights(raw)
+    if served:
+        spec = replace(spec, served_weights=served)
     return replace(spec, **meta) if meta else spec
 
 
-__all__ = ["ADAPTERS", "SUPPORTED_MODEL_TYPES", "HFConfig", "adapter_for", "parse", "register"]
+#: ``quantization_config.quant_method`` (and ModelOpt's ``quant_algo``) → the weight format genz stores
+_QUANT_METHODS = {"mxfp4": "fp4", "nvfp4": "fp4", "fp8": "fp8", "fbgemm_fp8": "fp8", "awq": "int4", "gptq": "int4",
+                  "w4a16": "int4", "int4": "int4"}
+
+
+def served_weights(raw: dict) -> str:
+    """The weight format a checkpoint is published in, from its config.json ``quantization_config``
+    (Hugging Face convention): ``mxfp4`` (gpt-oss: MXFP4 experts) and ModelOpt ``NVFP4`` → ``fp4``,
+    ``fp8`` (DeepSeek-V3's 128×128-block FP8) → ``fp8``, AWQ/GPTQ → ``int4``; "" (16-bit) when there
+    is none or the method is not one of these. It is what "as served" means for the frontier's default
+    precision; ``genz predict`` keeps its own explicit ``weight_dtype`` column (blank = bf16)."""
+    q = raw.get("quantization_config")
+    if not isinstance(q, dict):
+        tc = raw.get("text_config")
+        q = tc.get("quantization_config") if isinstance(tc, dict) else None
+    if not isinstance(q, dict):
+        return ""
+    for key in ("quant_algo", "quant_method"):
+        v = str(q.get(key, "")).strip().lower()
+        if v in _QUANT_METHODS:
+            return _QUANT_METHODS[v]
+    return ""
+
+
+__all__ = ["ADAPTERS", "SUPPORTED_MODEL_TYPES", "HFConfig", "adapter_for", "parse", "register", "served_weights"]
