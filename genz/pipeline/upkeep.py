@@ -10,8 +10,11 @@ and the temporary files of killed jobs are removed.
   modification time of the warehouse's stamp to the epoch: the stamp is then older than the
   warehouse's other inputs, so the warehouse job must run (Snakemake's mtime rerun trigger) and
   Snakemake makes exactly the missing inputs first. (Removing the stamp would not do: a missing
-  intermediate file is itself only remade for a job downstream that has to run.) The warehouse
-  file itself is never touched: it is replaced only by a successful build.
+  intermediate file is itself only remade for a job downstream that has to run.) For the same
+  reason a stamp missing beside an existing warehouse (Snakemake removes a failed job's outputs, so
+  a warehouse build that failed for a passing reason, a full disk, leaves none) is put back with
+  the epoch as its time. The warehouse file itself is never touched: it is replaced only by a
+  successful build.
 * **Temporary files.** Outputs are written aside as ``.<name>.<pid>.tmp`` and renamed into place
   (:func:`genz.catalog.files.atomic_write`; the warehouse build uses the same name plus a DuckDB
   ``.wal``). A killed job leaves that file behind (for the warehouse, a full-size copy). Snakemake
@@ -35,9 +38,13 @@ def _say(msg: str) -> None:
     print(f"genz: {msg}", file=sys.stderr)
 
 
-def intact(paths: Iterable[str | Path], stamp: str | Path, say: Callable[[str], None] = _say) -> list[str]:
+def intact(paths: Iterable[str | Path], stamp: str | Path, db: str | Path | None = None,
+           say: Callable[[str], None] = _say) -> list[str]:
     """``paths`` (the parquet inputs of the warehouse rule), after removing the broken ones and, if any
-    is missing, the warehouse ``stamp`` (so that Snakemake rebuilds them). Returns the paths as given."""
+    is missing, marking the warehouse ``stamp`` out of date (so that Snakemake makes them and
+    rebuilds the warehouse). A stamp missing beside an existing warehouse ``db`` (a failed or
+    interrupted build: Snakemake removes a failed job's outputs) is put back out of date too, or the
+    old warehouse would stay, with "Nothing to be done". Returns the paths as given."""
     out = [str(p) for p in paths]
     missing = []
     for p in out:
@@ -50,7 +57,11 @@ def intact(paths: Iterable[str | Path], stamp: str | Path, say: Callable[[str], 
             say(f"{p}: {why}; removed, it will be rebuilt")
         missing.append(p)
     st = Path(stamp)
-    if missing and st.exists() and st.stat().st_mtime > 0:
+    if not st.exists() and db is not None and Path(db).exists():
+        st.touch()
+        os.utime(st, (0, 0))
+        say(f"{st}: not there (a failed or interrupted warehouse build); the warehouse will be rebuilt")
+    elif missing and st.exists() and st.stat().st_mtime > 0:
         os.utime(st, (0, 0))
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
         say(f"{missing[0]}{more}: not there (new, or removed); the warehouse is marked out of date, so they "

@@ -57,6 +57,14 @@ def _broken_template(project):
     page.write_text(page.read_text() + "\n{% if %}\n")
 
 
+def _truncated_kernel_table(project):
+    from genz.calibrate import opcal
+
+    table = opcal.operator_files(project / "calibration" / "operators" / "aiconfigurator")[0]
+    data = table.read_bytes()
+    table.write_bytes(data[: len(data) // 2])
+
+
 # (case, how to break the project, the rule that stops, fragments of the one line)
 CASES = [
     ("measurement value below zero", _value_below_zero, "fit_profiles",
@@ -66,6 +74,8 @@ CASES = [
     ("measurement without a metric column", _no_metric_column, "fit_profiles", ("bad.csv", "metric")),
     ("measurement file in latin-1", _latin1_bytes, "fit_profiles", ("bad.csv",)),
     ("empty measurement file", _empty_file, "fit_profiles", ("bad.csv",)),
+    ("kernel-timing table truncated", _truncated_kernel_table, "fit_operator_priors",
+     ("gemm_perf.parquet: cannot use this kernel-timing table",)),
     ("report template with a syntax error", _broken_template, "reports",
      ("page.html.j2:", "TemplateSyntaxError")),
 ]
@@ -80,7 +90,8 @@ def test_job_stops_with_one_line(project, breaks, rule, fragments):
     assert f"Error in rule {rule}:" in p.stdout + p.stderr
     # every result in place, but the failed job's own output, which Snakemake removes (the next
     # successful run makes it again; fit.json is the joint fit, reports/all the reports folder)
-    own = "results/calibration/fit.json" if rule == "fit_profiles" else "reports/"
+    own = {"fit_profiles": "results/calibration/fit.json", "reports": "reports/",
+           "fit_operator_priors": "results/calibration/operator_priors.json"}[rule]
     kept = {k: v for k, v in before.items() if not k.startswith(own)}
     assert {k: v for k, v in snapshot(project).items() if not k.startswith(own)} == kept
     assert kept and "results/warehouse.duckdb" in kept and "results/calibration/profiles.json" in kept

@@ -54,6 +54,22 @@ def test_damaged_shard_is_rebuilt(tmp_path_factory, project, damage, message):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+def test_failed_warehouse_build_is_redone(tmp_path_factory, project):
+    """Snakemake removes a failed job's outputs: a warehouse build that failed for a passing reason
+    leaves no stamp beside the previous warehouse. The next run builds it again (before, "Nothing
+    to be done", and the old warehouse stayed)."""
+    want = warehouse_digest(built(tmp_path_factory))
+    (project / ".test" / "results" / "warehouse.stamp").unlink()
+    p = run(project)
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, out[-3000:]
+    assert "genz: results/warehouse.stamp: not there (a failed or interrupted warehouse build)" in out
+    assert _rules_run(out) == ["reports", "warehouse"]
+    assert warehouse_digest(project) == want
+    again = run(project, dry=True)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
 def test_truncated_and_deleted_shards_of_both_kinds_in_one_run(tmp_path_factory, project):
     want = warehouse_digest(built(tmp_path_factory))
     _truncate(project / OPS)
