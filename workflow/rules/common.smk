@@ -78,7 +78,8 @@ def shard_paths(kind):
 def intact(paths):
     """Input function of the warehouse rule: ``paths``, after removing those that are not whole
     parquet files and, if any is missing (or the stamp is), marking the warehouse out of date, so
-    that Snakemake rebuilds exactly those and the warehouse (genz.pipeline.upkeep.intact)."""
+    that Snakemake rebuilds exactly those and the warehouse (genz.pipeline.upkeep.intact).
+    """
     return lambda wildcards: upkeep.intact(paths, WAREHOUSE_STAMP, config["warehouse"])
 
 
