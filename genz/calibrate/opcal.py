@@ -28,6 +28,7 @@ from scipy.optimize import least_squares
 
 from ..catalog.files import atomic_write_text
 from ..catalog.hardware import get_hardware
+from ..errors import GenzError
 from ..perf import collectives as coll
 
 #: aiconfigurator system folder -> (hardware preset, architecture family)
@@ -126,10 +127,10 @@ def fit_operator_files(files: Sequence[str | Path]) -> list[OpFit]:
     for f in map(Path, files):
         system = f.parents[3].name
         if system not in SYSTEMS:
-            raise ValueError(f"{f}: unknown aiconfigurator system {system!r} (known: {', '.join(sorted(SYSTEMS))})")
+            raise GenzError(f"{f}: unknown aiconfigurator system {system!r} (known: {', '.join(sorted(SYSTEMS))})")
         kind = "gemm" if f.name == "gemm_perf.parquet" else "nccl" if f.name == "nccl_perf.parquet" else None
         if kind is None:
-            raise ValueError(f"{f}: not a gemm_perf.parquet or nccl_perf.parquet table")
+            raise GenzError(f"{f}: not a gemm_perf.parquet or nccl_perf.parquet table")
         by_system.setdefault(system, {})[kind] = f
     fits = []
     for system, tables in sorted(by_system.items()):
@@ -138,7 +139,11 @@ def fit_operator_files(files: Sequence[str | Path]) -> list[OpFit]:
         diag: dict[str, float] = {}
         for kind, fit in (("gemm", fit_gemm), ("nccl", fit_nccl)):
             if kind in tables:
-                fitted, dg = fit(pl.read_parquet(tables[kind]), hw_id)
+                try:  # a damaged or foreign table is the user's file: one line naming it
+                    fitted, dg = fit(pl.read_parquet(tables[kind]), hw_id)
+                except (pl.exceptions.PolarsError, OSError) as exc:
+                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                    raise GenzError(f"{tables[kind]}: cannot use this kernel-timing table ({first})") from None
                 factors.update(fitted)
                 diag.update(dg)
         if factors:

@@ -14,6 +14,7 @@ import polars as pl
 from ..catalog.files import atomic_write, code_fingerprint
 from ..catalog.hardware import get_hardware
 from ..catalog.zoo import get_model
+from ..errors import GenzError
 from ..perf.predict import operators_frame, predict_frame
 from ..perf.profiles import ProfileSet, load_profiles
 from ..perf.scenarios import METRICS
@@ -142,7 +143,7 @@ def requirements_for_experiment(spec: str | Path, profiles_path: str | Path, out
     exp = X.load(spec)
     axes = dict(exp.axes)
     if exp.usecases_path is None or "use_case" not in axes:
-        raise ValueError(f"{spec}: requirements need a use_case axis (SLOs come from the use-case library)")
+        raise GenzError(f"{spec}: requirements need a use_case axis (SLOs come from the use-case library)")
     resources = tuple(exp.requirements.get("resources") or RESOURCES)
     fw = str(next(iter(axes.get("framework", [None]))))
     res = search([str(m) for m in axes["model"]], [str(u) for u in axes["use_case"]],

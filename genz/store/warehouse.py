@@ -210,6 +210,39 @@ def _comment_columns(con) -> None:
             con.execute(f"COMMENT ON COLUMN {quote_ident(table)}.{quote_ident(column)} IS {quote_literal(d)}")
 
 
+#: the 4 bytes a parquet file starts and ends with
+PARQUET_MAGIC = b"PAR1"
+
+
+def parquet_problem(path: str | Path) -> str | None:
+    """Why a parquet file the warehouse would load is unreadable, in words, or None when it is whole.
+
+    A parquet file is ``PAR1 <row groups> <footer> <footer length: 4 bytes, little endian> PAR1``;
+    a truncated or overwritten file loses the trailing magic or the footer (DuckDB then stops the
+    whole build with "No magic bytes found"). Checked: both magics, a footer length that fits in the
+    file, and a footer that parses (its schema is read). Damage inside a data page is not seen here.
+    """
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        with open(p, "rb") as fh:
+            head = fh.read(4)
+            fh.seek(max(size - 8, 0))
+            tail = fh.read(8)
+    except OSError as exc:
+        return f"cannot read ({exc.strerror})"
+    if size < 12 or head != PARQUET_MAGIC or tail[4:] != PARQUET_MAGIC:
+        return f"not a whole parquet file ({size} bytes, no parquet magic at both ends: truncated?)"
+    footer = int.from_bytes(tail[:4], "little")
+    if footer + 12 > size:
+        return f"not a whole parquet file (footer of {footer} bytes in a {size}-byte file)"
+    try:
+        pl.read_parquet_schema(p)
+    except Exception as exc:  # noqa: BLE001 - any reader error means the footer is damaged
+        return f"unreadable parquet footer ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+    return None
+
+
 def write_stamp(stamp: str | Path, db_path: str | Path, counts: dict) -> None:
     """The warehouse rule's declared output: which file was built and its table sizes."""
     Path(stamp).write_text(json.dumps({"warehouse": str(db_path), "rows": counts}, sort_keys=True, indent=1) + "\n")

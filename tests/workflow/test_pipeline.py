@@ -185,16 +185,22 @@ def test_kill_midway_then_rerun_gives_the_same_warehouse(project, tmp_path):
     _run_and_kill(project, "estimate", lambda: any((project / "results" / "estimates").rglob(".*.tmp"))
                   if (project / "results" / "estimates").exists() else False)
     assert not (project / "results" / "warehouse.duckdb").exists()
+    orphans = sorted((project / "results").rglob(".*.tmp"))
+    assert orphans  # what the kill left: the shard written aside
     rerun(project)
     assert warehouse_digest(project / "results" / "warehouse.duckdb") == want
+    assert [f for f in orphans if f.exists()] == []  # the rerun of its job removed it
 
     # 2. killed during the warehouse build: the old warehouse stays whole, the rerun rebuilds it
     time.sleep(1.1)
     (project / "experiments" / "smoke.yaml").touch()
     _run_and_kill(project, "warehouse", lambda: any((project / "results").glob(".warehouse.duckdb.*.tmp")))
     assert warehouse_digest(project / "results" / "warehouse.duckdb") == want  # previous build intact
+    copy = sorted((project / "results").glob(".warehouse.duckdb.*.tmp"))
+    assert copy  # the copy of the warehouse being built, left by the kill
     rerun(project)
     assert warehouse_digest(project / "results" / "warehouse.duckdb") == want
+    assert sorted((project / "results").rglob(".*.tmp*")) == []
 
 
 def test_dry_run_of_the_full_grids():

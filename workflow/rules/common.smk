@@ -8,42 +8,41 @@ from snakemake.utils import validate
 from genz.calibrate import opcal
 from genz.pipeline import experiments as X
 from genz import pipeline as P
+from genz.pipeline import upkeep
 from genz.errors import GenzError
 from genz.store.schemas import SCHEMA_VERSION
 
-validate(config, "../schemas/config.schema.yaml")
+try:
+    validate(config, "../schemas/config.schema.yaml")
+except WorkflowError as exc:  # one line, not the schema dump
+    raise SystemExit(f"genz: error: config: {X.schema_message(exc.__context__ or exc)}")
 
 START_TIME = time.time()
 # Snakemake does not notice edits to imported library code: every rule that calls genz takes
 # this fingerprint of the package sources as a param, so a code change re-runs what it affects.
 GENZ_FINGERPRINT = P.fingerprint()
 
+# the experiments, validated and sharded without expanding a grid (genz.pipeline.experiments.plan);
+# a mistake in one is one line naming the file, with no traceback
 try:
-    EXPERIMENTS = X.discover(
-        config["experiments"], tuple(config.get("library", ["usecases.yaml"]))
+    PLAN = X.plan(
+        config["experiments"],
+        tuple(config.get("library", ["usecases.yaml"])),
+        tuple(config.get("include") or ()),
+        config["shard_size"],
+        config["max_scenarios"],
     )
-    if config.get("include"):
-        unknown = sorted(set(config["include"]) - set(EXPERIMENTS))
-        if unknown:
-            raise GenzError(
-                f"config include: unknown experiment(s) {', '.join(unknown)}; "
-                f"available: {', '.join(EXPERIMENTS)}"
-            )
-        EXPERIMENTS = {k: v for k, v in EXPERIMENTS.items() if k in config["include"]}
-    SPECS = {name: X.load(path) for name, path in EXPERIMENTS.items()}
+    SPECS = PLAN.specs
     # a frontier experiment's grid names what a sweep compares; it is not estimated row by row
     FRONTIER_EXPERIMENTS = [n for n, s in SPECS.items() if s.frontier.get("enabled")]
-    SHARDS = {
-        name: X.shards(spec, config["shard_size"])
-        for name, spec in SPECS.items()
-        if name not in FRONTIER_EXPERIMENTS
-    }
+    SHARDS = {n: s for n, s in PLAN.shards.items() if n not in FRONTIER_EXPERIMENTS}
+    EXPERIMENTS = {name: spec.path for name, spec in SPECS.items()}
     GRID_HARDWARE = {}
     for spec in SPECS.values():
         for hw in dict(spec.axes)["hardware"]:
             GRID_HARDWARE.setdefault(X.hardware_slug(hw), str(hw))
 except GenzError as exc:
-    raise WorkflowError(str(exc))
+    raise SystemExit(f"genz: error: {exc}")
 
 WAREHOUSE_STAMP = str(Path(config["warehouse"]).with_suffix(".stamp"))
 
@@ -76,6 +75,14 @@ def shard_paths(kind):
         for e, shards in SHARDS.items()
         for h, i in shards
     ]
+
+
+def intact(paths):
+    """Input function of the warehouse rule: ``paths``, after removing those that are not whole
+    parquet files and, if any is missing (or the stamp is), marking the warehouse out of date, so
+    that Snakemake rebuilds exactly those and the warehouse (genz.pipeline.upkeep.intact).
+    """
+    return lambda wildcards: upkeep.intact(paths, WAREHOUSE_STAMP, config["warehouse"])
 
 
 REQUIREMENT_EXPERIMENTS = [n for n, s in SPECS.items() if s.requirements.get("enabled")]

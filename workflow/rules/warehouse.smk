@@ -1,19 +1,20 @@
 # The warehouse: the single writer of results/warehouse.duckdb. The file is built aside and renamed
 # into place by genz.store.warehouse.build; the rule's declared output is a stamp next to it, because
 # Snakemake deletes a job's outputs before re-running it and the previous warehouse must survive
-# a failed or killed rebuild.
+# a failed or killed rebuild. Its parquet inputs pass through `intact` (common.smk): a truncated or
+# deleted shard is rebuilt, not trusted or forgotten.
 
 
 rule warehouse:
     input:
-        estimates=shard_paths("estimates"),
-        operators=shard_paths("operators"),
+        estimates=intact(shard_paths("estimates")),
+        operators=intact(shard_paths("operators")),
         measurements=MEASUREMENT_FILES,
         profiles="results/calibration/profiles.json",
         validation="results/calibration/validation.parquet",
-        requirements=requirement_paths("requirements"),
-        deployments=requirement_paths("deployments"),
-        frontier=frontier_paths(),
+        requirements=intact(requirement_paths("requirements")),
+        deployments=intact(requirement_paths("deployments")),
+        frontier=intact(frontier_paths()),
     output:
         stamp=WAREHOUSE_STAMP,
     log:

@@ -5,7 +5,7 @@ import sys
 sys.path.insert(0, str(__import__("pathlib").Path(snakemake.scriptdir)))  # noqa: F821
 from _rule import setup
 
-setup(snakemake)  # noqa: F821
+setup(snakemake, outputs=[snakemake.params.db])  # noqa: F821
 from genz.store import warehouse  # noqa: E402
 
 counts = warehouse.build(

@@ -1,0 +1,108 @@
+"""Damaged results: a truncated or deleted shard is found and rebuilt by the next
+``snakemake ... reports/all`` (exactly that shard, then the warehouse), giving the same warehouse;
+a killed run's temporary files are removed by the rerun of their job, and nobody else's."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.reliability.pipeline_project import built, fresh, run, warehouse_digest
+
+SHARD = ".test/results/estimates/experiment=smoke/hardware=mi300x/part-0000.parquet"
+OPS = ".test/results/operators/experiment=smoke/hardware=h100-sxm-80gb/part-0000.parquet"
+
+
+@pytest.fixture
+def project(tmp_path_factory, tmp_path):
+    return fresh(tmp_path_factory, tmp_path / "proj")
+
+
+def _rules_run(out: str) -> list[str]:
+    """The jobs a run started, by rule (``rule X:`` or, run locally, ``localrule X:``)."""
+    return sorted(line.split()[1].rstrip(":") for line in out.splitlines()
+                  if line.startswith(("rule ", "localrule ")))
+
+
+def _truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _overwrite(path):
+    path.write_text("not parquet\n")
+
+
+@pytest.mark.parametrize("damage, message", [
+    (_truncate, "not a whole parquet file"),
+    (_overwrite, "not a whole parquet file (12 bytes"),
+    (lambda path: path.unlink(), "not there (new, or removed)"),
+], ids=["truncated", "overwritten", "deleted"])
+def test_damaged_shard_is_rebuilt(tmp_path_factory, project, damage, message):
+    want = warehouse_digest(built(tmp_path_factory))
+    damage(project / SHARD)
+    p = run(project)
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, out[-3000:]
+    assert f"genz: results/estimates/experiment=smoke/hardware=mi300x/part-0000.parquet: {message}" in out
+    assert "Traceback" not in out and "internal error" not in out
+    # that shard's job, then the warehouse and the reports: nothing else
+    assert _rules_run(out) == ["estimate_shard", "reports", "warehouse"], _rules_run(out)
+    assert warehouse_digest(project) == want
+    again = run(project, dry=True)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_failed_warehouse_build_is_redone(tmp_path_factory, project):
+    """Snakemake removes a failed job's outputs: a warehouse build that failed for a passing reason
+    leaves no stamp beside the previous warehouse. The next run builds it again (before, "Nothing
+    to be done", and the old warehouse stayed)."""
+    want = warehouse_digest(built(tmp_path_factory))
+    (project / ".test" / "results" / "warehouse.stamp").unlink()
+    p = run(project)
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, out[-3000:]
+    assert "genz: results/warehouse.stamp: not there (a failed or interrupted warehouse build)" in out
+    assert _rules_run(out) == ["reports", "warehouse"]
+    assert warehouse_digest(project) == want
+    again = run(project, dry=True)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_truncated_and_deleted_shards_of_both_kinds_in_one_run(tmp_path_factory, project):
+    want = warehouse_digest(built(tmp_path_factory))
+    _truncate(project / OPS)
+    (project / SHARD).unlink()
+    p = run(project)
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, out[-3000:]
+    assert _rules_run(out) == ["estimate_shard", "estimate_shard", "reports", "warehouse"]
+    assert warehouse_digest(project) == want
+
+
+def test_killed_runs_temporary_files_are_removed_by_the_rerun(tmp_path_factory, project):
+    """What a SIGKILL between write and rename leaves (``.<name>.<pid>.tmp``; the warehouse's is a
+    full-size copy with a DuckDB ``.wal``) goes when the job reruns; look-alikes stay."""
+    work = project / ".test" / "results"
+    shard_dir = (project / SHARD).parent
+    db = work / "warehouse.duckdb"
+    stale = [shard_dir / ".part-0000.parquet.4242.tmp", work / ".warehouse.duckdb.4242.tmp",
+             work / ".warehouse.duckdb.4242.tmp.wal"]
+    stale[0].write_bytes((project / SHARD).read_bytes()[:100])
+    stale[1].write_bytes(db.read_bytes())
+    stale[2].write_bytes(b"wal")
+    keep = [shard_dir / ".part-0000.parquet.tmp", shard_dir / ".part-0001.parquet.4242.tmp",
+            work / ".warehouse.duckdb.x.tmp", work / "notes.tmp"]
+    for f in keep:
+        f.write_text("not genz's")
+    (project / SHARD).unlink()  # that shard's job (and the warehouse's) must run again
+    os.sync()
+    p = run(project)
+    assert p.returncode == 0, (p.stdout + p.stderr)[-3000:]
+    assert [f for f in stale if f.exists()] == []
+    assert [f for f in keep if not f.exists()] == []
+    logs = work / "logs"
+    assert "removed" in (logs / "warehouse.log").read_text()
+    assert ".part-0000.parquet.4242.tmp, left by a killed run" in (
+        logs / "estimate_shard" / "smoke" / "mi300x" / "part-0000.log").read_text()
