@@ -35,7 +35,8 @@ import polars as pl
 from ..catalog.files import atomic_write, atomic_write_text, code_fingerprint
 from ..errors import GenzError
 from ..perf.efficiency import DEFAULT, HARDWARE_FACTORS
-from ..perf.profiles import Profile, ProfileSet, load_profiles
+from ..perf.profiles import HardwareEntry, Profile, ProfileSet, load_profiles, round_sig
+from .fitcache import FitCache
 from .measurements import load_measurement_files
 from .prepared import Prepared, evaluate, prepare
 from .stats import geomean_rel_err_expr
@@ -56,7 +57,8 @@ class FitResult:
 
 
 def fit_profiles(prep: Prepared, version: str = "unversioned",
-                 op_priors: dict[str, dict[str, float]] | None = None, max_nfev: int = 40) -> FitResult:
+                 op_priors: dict[str, dict[str, float]] | None = None, max_nfev: int = 40,
+                 cache: FitCache | None = None) -> FitResult:
     """Hardware factors of every measured platform (pooled per family) and software factors of every
     measured serving stack, fitted jointly (:func:`genz.calibrate.physfit.fit_joint`); unmeasured platforms
     inherit their family's die factors or keep the priors, and say so in their label."""
@@ -64,7 +66,7 @@ def fit_profiles(prep: Prepared, version: str = "unversioned",
 
     if len(prep) == 0:
         raise GenzError("calibration: no measured row can be predicted")
-    fit = fit_joint(prep, prep.stack, op_priors, max_nfev=max_nfev)
+    fit = fit_joint(prep, prep.stack, op_priors, max_nfev=max_nfev, cache=cache)
     pset, diags = profile_set(fit, prep, prep.stack, version, op_priors)
     return FitResult(pset, [{"kind": "summary", **fit.info}, *diags])
 
@@ -113,10 +115,12 @@ def _main_not_reimported():
 
 
 def _cv_fold(args):
-    prep, train, test, op_priors = args
-    fit = fit_profiles(prep.subset(train), version="cv", op_priors=op_priors)
+    prep, train, test, op_priors, cache_dir = args
+    cache = FitCache(cache_dir) if cache_dir else None
+    fit = fit_profiles(prep.subset(train), version="cv", op_priors=op_priors, cache=cache)
     pred, used = predict_prepared(prep.subset(test), fit.profiles)
-    return test, pred, used
+    stats = (sorted(cache.used), cache.hits, cache.misses) if cache else ([], 0, 0)
+    return test, pred, used, stats
 
 
 #: validation schemes: k folds grouped by model, and leave-one-source-out (one study held out)
@@ -135,29 +139,45 @@ def folds_for(prep: Prepared, scheme: str, k: int) -> np.ndarray:
 
 
 def cross_validate(prep: Prepared, k: int = 5, workers: int = 2,
-                   op_priors: dict[str, dict[str, float]] | None = None, scheme: str = "model") -> pl.DataFrame:
+                   op_priors: dict[str, dict[str, float]] | None = None, scheme: str = "model",
+                   cache: FitCache | None = None, progress=None) -> pl.DataFrame:
     """Out-of-fold predictions for every row.
 
     ``scheme='model'``: folds grouped by model (a model's rows are never in both fit and check).
     ``scheme='source'``: leave one source study out: fit without it, predict it. Rows of a study
     whose stack or platform no other study measured are predicted as a user would get them: with
     the base framework's or the reference stack, and inherited or prior hardware factors.
+
+    ``cache``: fits of training rows seen before are read back (:mod:`genz.calibrate.fitcache`);
+    ``progress(n)`` is called as each fold finishes.
     """
     folds = folds_for(prep, scheme, k)
     nf = int(folds.max()) + 1 if len(folds) else 0
-    jobs = [(prep, folds != f, folds == f, op_priors) for f in range(nf) if (folds != f).any()]
+    cache_dir = str(cache.folder) if cache is not None else None
+    jobs = [(prep, folds != f, folds == f, op_priors, cache_dir) for f in range(nf) if (folds != f).any()]
     pred = np.full(len(prep), np.nan)
     used = np.empty(len(prep), dtype=object)
+    results = []
     if workers > 1 and len(jobs) > 1:
         # spawn, not fork: polars' thread pool does not survive a fork
         with _main_not_reimported(), ProcessPoolExecutor(
                 max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn")) as ex:
-            results = list(ex.map(_cv_fold, jobs))
+            for r in ex.map(_cv_fold, jobs):
+                results.append(r)
+                if progress:
+                    progress(1)
     else:
-        results = [_cv_fold(j) for j in jobs]
-    for test, p, u in results:
+        for j in jobs:
+            results.append(_cv_fold(j))
+            if progress:
+                progress(1)
+    for test, p, u, (keys, hits, misses) in results:
         pred[test] = p
         used[test] = u
+        if cache is not None:
+            cache.used.update(keys)
+            cache.hits += hits
+            cache.misses += misses
     f = prep.frame
     keep = [c for c in ("source", "framework", "model", "hardware", "num_devices", "tp", "pp", "ep", "weight_dtype",
                         "act_dtype", "kv_dtype", "batch_size", "input_tokens", "output_tokens", "metric", "value",
@@ -181,9 +201,20 @@ def cross_validate(prep: Prepared, k: int = 5, workers: int = 2,
 
 
 def validate_all(prep: Prepared, k: int = 5, workers: int = 2,
-                 op_priors: dict[str, dict[str, float]] | None = None) -> pl.DataFrame:
+                 op_priors: dict[str, dict[str, float]] | None = None, cache: FitCache | None = None,
+                 progress=None) -> pl.DataFrame:
     """Out-of-fold predictions under both schemes (``scheme`` column: 'model', 'source')."""
-    return pl.concat([cross_validate(prep, k, workers, op_priors, scheme=s) for s in SCHEMES], how="vertical")
+    return pl.concat([cross_validate(prep, k, workers, op_priors, scheme=s, cache=cache, progress=progress)
+                      for s in SCHEMES], how="vertical")
+
+
+def n_folds(prep: Prepared, k: int) -> int:
+    """Fits a validation makes (folds of both schemes that leave training rows)."""
+    n = 0
+    for s in SCHEMES:
+        f = folds_for(prep, s, k)
+        n += sum(1 for i in range(int(f.max()) + 1 if len(f) else 0) if (f != i).any())
+    return n
 
 
 def band_table(val: pl.DataFrame) -> dict:
@@ -227,14 +258,19 @@ def attach_bands(profiles: ProfileSet, bands: dict, val: pl.DataFrame, scale: fl
             q = bands.get(key) or bands.get(f"metric:{m}") or bands["overall"]
             widen = 1.0 if (p.calibrated and key in bands) else 1.5
             lo, hi = _scaled(q, scale * widen)
-            b[m] = [float(math.exp(min(lo, 0.0))), float(math.exp(max(hi, 0.0)))]
+            b[m] = _band(lo, hi)
         lo, hi = _scaled(bands["overall"], scale * 1.5)
-        b["all"] = [float(math.exp(min(lo, 0.0))), float(math.exp(max(hi, 0.0)))]
-        out.append(replace(p, bands=b))
+        b["all"] = _band(lo, hi)
+        out.append(replace(p, bands=b).versioned())
     generic = {p.platform.lower(): p.bands for p in out if p.framework == "generic"}
     hw = [replace(h, bands=generic.get(h.platform.lower(), {})) for h in profiles.hardware.values()]
     return ProfileSet(out, source=profiles.source, hardware=hw, stacks=list(profiles.stacks.values()),
                       version=profiles.version)
+
+
+def _band(lo: float, hi: float) -> list[float]:
+    """Multiplicative band [low, high] from log edges, at the stored precision (never excluding 1)."""
+    return [round_sig(math.exp(min(lo, 0.0))), round_sig(math.exp(max(hi, 0.0)))]
 
 
 def cv_coverage(val: pl.DataFrame, scale: float = 1.0) -> float:
@@ -316,10 +352,11 @@ def priors_step(operators: str | Path | None = None, op_priors: dict | None = No
     return priors, hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def validate_step(prep: Prepared, op_priors: dict | None, k: int = 5, workers: int = 2) -> tuple[pl.DataFrame, dict]:
+def validate_step(prep: Prepared, op_priors: dict | None, k: int = 5, workers: int = 2,
+                  cache: FitCache | None = None, progress=None) -> tuple[pl.DataFrame, dict]:
     """Held-out predictions under both schemes, and the bands (from the by-model scheme) with their
     widening scale and held-out coverage under each scheme."""
-    val = validate_all(prep, k=k, workers=workers, op_priors=op_priors)
+    val = validate_all(prep, k=k, workers=workers, op_priors=op_priors, cache=cache, progress=progress)
     by_model = val.filter(pl.col("scheme") == "model")
     bands = band_table(by_model)
     scale = fit_band_scale(by_model)
@@ -338,29 +375,17 @@ def merge_step(pset: ProfileSet, info: dict) -> ProfileSet:
 
 
 def platform_profiles(pset: ProfileSet, platform: str) -> ProfileSet:
-    """The part of a fitted profile set that one platform's estimates use (the pipeline's
-    per-platform file): its hardware entry, every stack, and its materialized profiles.
+    """The part of a fitted profile set that one platform's estimates use: its hardware entry, every
+    stack, and its materialized profiles.
 
-    A platform the fit does not know (a user's hardware YAML) inherits the die factors of a platform
-    of its architecture family (preferring an unmeasured one, which carries the family means), or
-    keeps the priors; its label says which.
+    A platform the fit does not know (a user's hardware YAML) gets its family's factors, or the
+    priors, and says which (:meth:`genz.perf.profiles.ProfileSet.hardware_entry`).
     """
     from ..catalog.hardware import get_hardware
-    from ..perf.profiles import HardwareEntry
 
     hw = get_hardware(platform)
-    entry = pset.hardware.get(hw.id.lower())
-    if entry is None:
-        fam = sorted((e for e in pset.hardware.values() if e.family == hw.family),
-                     key=lambda e: (e.n_rows > 0, e.platform))
-        if fam:
-            src = fam[0]
-            # an unmeasured peer carries the family's label already; a measured one is the source
-            label = src.label if src.n_rows == 0 else f"inherited from {src.platform}"
-            entry = HardwareEntry(platform=hw.id, family=hw.family, factors=dict(src.factors), label=label)
-        else:
-            entry = HardwareEntry(platform=hw.id, family=hw.family,
-                                  factors={k: getattr(DEFAULT, k) for k in HARDWARE_FACTORS}, label="prior")
+    entry = pset.hardware_entry(hw.id, hw.family) or HardwareEntry(
+        platform=hw.id, family=hw.family, label="prior", factors={k: getattr(DEFAULT, k) for k in HARDWARE_FACTORS})
     sub = ProfileSet([], source=pset.source, hardware=[entry], stacks=list(pset.stacks.values()),
                      version=pset.version)
     profs = [p for p in pset.profiles if p.platform.lower() == hw.id.lower()]
@@ -470,17 +495,33 @@ def read_profiles_json(path: str | Path) -> tuple[list[Profile], dict]:
 
 
 def validate_files(paths: Sequence[str | Path], operators: str | Path | None, out_validation: str | Path,
-                   out_bands: str | Path, k: int = 5, workers: int = 2, op_priors: dict | None = None) -> dict:
-    """The pipeline's validation rule: held-out predictions and bands (:func:`validate_step`), written."""
+                   out_bands: str | Path, k: int = 5, workers: int = 2, op_priors: dict | None = None,
+                   cache: str | Path | None = None, stamp: str | Path | None = None) -> dict:
+    """The pipeline's validation rule: held-out predictions and bands (:func:`validate_step`), written
+    (each atomically, so a failed run leaves the previous ones), then ``stamp`` (their hashes).
+
+    ``cache``: a folder of fits by content (:mod:`genz.calibrate.fitcache`): a fold whose training
+    rows were fitted before is not refitted; entries this run did not use are removed."""
     meas = load_measurement_files(paths)
     check_hardware(meas)
     prep = prepare(meas.drop("measurement_file"))
     priors, priors_hash = priors_step(operators, op_priors)
-    val, info = validate_step(prep, priors, k=k, workers=workers)
+    fc = FitCache(cache) if cache else None
+    val, info = validate_step(prep, priors, k=k, workers=workers, cache=fc)
     info.update(inputs_hash=inputs_hash(paths), priors_hash=priors_hash, code=code_fingerprint())
     write_frame(val, out_validation)
     _write_json(info, out_bands)
+    if fc is not None:
+        fc.prune()
+    info = {**info, "fits_computed": fc.misses if fc else n_folds(prep, k), "fits_cached": fc.hits if fc else 0}
+    if stamp:
+        atomic_write_text(stamp, json.dumps({str(p): _file_hash(p) for p in (out_validation, out_bands)},
+                                            indent=1, sort_keys=True) + "\n")
     return info
+
+
+def _file_hash(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
 def merge_profile_files(paths: str | Path | list[str | Path], bands_path: str | Path | None, out: str | Path) -> ProfileSet:
