@@ -6,7 +6,8 @@
 rule estimate_shard:
     input:
         spec=experiment_inputs,
-        profiles="results/calibration/profiles/{hardware}.json",
+        profiles=published_profile,
+        files=grid_files,
     output:
         estimates="results/estimates/experiment={experiment}/hardware={hardware}/part-{part}.parquet",
         operators="results/operators/experiment={experiment}/hardware={hardware}/part-{part}.parquet",

@@ -10,7 +10,7 @@ rule warehouse:
         operators=shard_paths("operators"),
         measurements=MEASUREMENT_FILES,
         profiles="results/calibration/profiles.json",
-        validation="results/calibration/validation.parquet",
+        validation=VALIDATION_STAMP,
         requirements=requirement_paths("requirements"),
         deployments=requirement_paths("deployments"),
     output:
@@ -30,5 +30,6 @@ rule warehouse:
         schema=SCHEMA_VERSION,
         experiments=list(EXPERIMENTS),
         db=config["warehouse"],
+        validation=VALIDATION,
     script:
         "../scripts/warehouse.py"

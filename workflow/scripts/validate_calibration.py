@@ -1,4 +1,5 @@
-"""Rule validate_calibration: model-grouped cross-validation and uncertainty bands."""
+"""Rule validate_calibration: model-grouped and leave-one-source-out cross-validation and the
+uncertainty bands, written aside; the rule's declared output is a stamp of the two files."""
 
 import sys
 
@@ -9,8 +10,10 @@ from _rule import setup
 setup(snakemake, threads=1)  # noqa: F821
 from genz.calibrate import calibration, opcal  # noqa: E402
 
-info = calibration.validate_files(snakemake.input.measurements, None,  # noqa: F821
-                                  snakemake.output.validation, snakemake.output.bands,  # noqa: F821
-                                  k=snakemake.params.folds, workers=snakemake.threads,  # noqa: F821
-                                  op_priors=opcal.read_priors(snakemake.input.priors))  # noqa: F821
-print(f"cross-validated 80% band coverage {info['coverage_80']:.3f} (scale {info['scale']:.2f})", file=sys.stderr)
+p = snakemake.params  # noqa: F821
+info = calibration.validate_files(snakemake.input.measurements, None, p.validation, p.bands,  # noqa: F821
+                                  k=p.folds, workers=snakemake.threads,  # noqa: F821
+                                  op_priors=opcal.read_priors(snakemake.input.priors),  # noqa: F821
+                                  cache=p.cache, stamp=snakemake.output[0])  # noqa: F821
+print(f"cross-validated 80% band coverage {info['coverage_80']:.3f} (scale {info['scale']:.2f}); "
+      f"fits computed {info['fits_computed']}, read from the cache {info['fits_cached']}", file=sys.stderr)
