@@ -115,16 +115,24 @@ def _main_not_reimported():
 
 
 def _cv_fold(args):
-    prep, train, test, op_priors, cache_dir = args
+    """One fit in a worker: a fold (train, test masks: out-of-fold predictions) or, with no test
+    rows, the full fit (its profile set)."""
+    prep, train, test, op_priors, cache_dir, version = args
     cache = FitCache(cache_dir) if cache_dir else None
-    fit = fit_profiles(prep.subset(train), version="cv", op_priors=op_priors, cache=cache)
-    pred, used = predict_prepared(prep.subset(test), fit.profiles)
+    fit = fit_profiles(prep.subset(train), version=version, op_priors=op_priors, cache=cache)
     stats = (sorted(cache.used), cache.hits, cache.misses) if cache else ([], 0, 0)
-    return test, pred, used, stats
+    if test is None:
+        return fit, stats
+    pred, used = predict_prepared(prep.subset(test), fit.profiles)
+    return (test, pred, used), stats
 
 
 #: validation schemes: k folds grouped by model, and leave-one-source-out (one study held out)
 SCHEMES = ("model", "source")
+
+#: thread-pool variables of the numeric libraries: a worker runs one thread (the pool is the parallelism;
+#: two BLAS threads per worker on two cores make each fit's SVDs ~10x slower)
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "POLARS_MAX_THREADS")
 
 
 def folds_for(prep: Prepared, scheme: str, k: int) -> np.ndarray:
@@ -138,46 +146,57 @@ def folds_for(prep: Prepared, scheme: str, k: int) -> np.ndarray:
     raise GenzError(f"validation scheme: unknown '{scheme}'; allowed: {', '.join(SCHEMES)}")
 
 
-def cross_validate(prep: Prepared, k: int = 5, workers: int = 2,
-                   op_priors: dict[str, dict[str, float]] | None = None, scheme: str = "model",
-                   cache: FitCache | None = None, progress=None) -> pl.DataFrame:
-    """Out-of-fold predictions for every row.
-
-    ``scheme='model'``: folds grouped by model (a model's rows are never in both fit and check).
-    ``scheme='source'``: leave one source study out: fit without it, predict it. Rows of a study
-    whose stack or platform no other study measured are predicted as a user would get them: with
-    the base framework's or the reference stack, and inherited or prior hardware factors.
-
-    ``cache``: fits of training rows seen before are read back (:mod:`genz.calibrate.fitcache`);
-    ``progress(n)`` is called as each fold finishes.
-    """
+def _fold_masks(prep: Prepared, scheme: str, k: int) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
     folds = folds_for(prep, scheme, k)
     nf = int(folds.max()) + 1 if len(folds) else 0
-    cache_dir = str(cache.folder) if cache is not None else None
-    jobs = [(prep, folds != f, folds == f, op_priors, cache_dir) for f in range(nf) if (folds != f).any()]
-    pred = np.full(len(prep), np.nan)
-    used = np.empty(len(prep), dtype=object)
-    results = []
+    return folds, [(folds != f, folds == f) for f in range(nf) if (folds != f).any()]
+
+
+def _run_fits(jobs: list, workers: int, cache: FitCache | None, progress=None) -> list:
+    """Run fit jobs (:func:`_cv_fold` arguments) in ``workers`` processes, in order; merge the cache
+    statistics; ``progress(1)`` after each."""
+    out = []
     if workers > 1 and len(jobs) > 1:
-        # spawn, not fork: polars' thread pool does not survive a fork
-        with _main_not_reimported(), ProcessPoolExecutor(
-                max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn")) as ex:
-            for r in ex.map(_cv_fold, jobs):
-                results.append(r)
-                if progress:
-                    progress(1)
+        import os
+
+        saved = {v: os.environ.get(v) for v in _THREAD_VARS}
+        os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))  # inherited by the spawned workers
+        try:
+            # spawn, not fork: polars' thread pool does not survive a fork
+            with _main_not_reimported(), ProcessPoolExecutor(
+                    max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn")) as ex:
+                for r in ex.map(_cv_fold, jobs):
+                    out.append(r)
+                    if progress:
+                        progress(1)
+        finally:
+            for v, val in saved.items():
+                if val is None:
+                    os.environ.pop(v, None)
+                else:
+                    os.environ[v] = val
     else:
         for j in jobs:
-            results.append(_cv_fold(j))
+            out.append(_cv_fold(j))
             if progress:
                 progress(1)
-    for test, p, u, (keys, hits, misses) in results:
-        pred[test] = p
-        used[test] = u
+    results = []
+    for res, (keys, hits, misses) in out:
+        results.append(res)
         if cache is not None:
             cache.used.update(keys)
             cache.hits += hits
             cache.misses += misses
+    return results
+
+
+def _oof_frame(prep: Prepared, scheme: str, folds: np.ndarray, results: list) -> pl.DataFrame:
+    """The out-of-fold predictions of one scheme's fold results, as the validation table."""
+    pred = np.full(len(prep), np.nan)
+    used = np.empty(len(prep), dtype=object)
+    for test, p, u in results:
+        pred[test] = p
+        used[test] = u
     f = prep.frame
     keep = [c for c in ("source", "framework", "model", "hardware", "num_devices", "tp", "pp", "ep", "weight_dtype",
                         "act_dtype", "kv_dtype", "batch_size", "input_tokens", "output_tokens", "metric", "value",
@@ -200,21 +219,46 @@ def cross_validate(prep: Prepared, k: int = 5, workers: int = 2,
     )
 
 
+def cross_validate(prep: Prepared, k: int = 5, workers: int = 2,
+                   op_priors: dict[str, dict[str, float]] | None = None, scheme: str = "model",
+                   cache: FitCache | None = None, progress=None) -> pl.DataFrame:
+    """Out-of-fold predictions for every row.
+
+    ``scheme='model'``: folds grouped by model (a model's rows are never in both fit and check).
+    ``scheme='source'``: leave one source study out: fit without it, predict it. Rows of a study
+    whose stack or platform no other study measured are predicted as a user would get them: with
+    the base framework's or the reference stack, and inherited or prior hardware factors.
+
+    ``cache``: fits of training rows seen before are read back (:mod:`genz.calibrate.fitcache`);
+    ``progress(n)`` is called as each fold finishes.
+    """
+    return validate_all(prep, k, workers, op_priors, cache, progress, schemes=(scheme,))
+
+
 def validate_all(prep: Prepared, k: int = 5, workers: int = 2,
                  op_priors: dict[str, dict[str, float]] | None = None, cache: FitCache | None = None,
-                 progress=None) -> pl.DataFrame:
-    """Out-of-fold predictions under both schemes (``scheme`` column: 'model', 'source')."""
-    return pl.concat([cross_validate(prep, k, workers, op_priors, scheme=s, cache=cache, progress=progress)
-                      for s in SCHEMES], how="vertical")
+                 progress=None, schemes: Sequence[str] = SCHEMES, full_fit_version: str | None = None):
+    """Out-of-fold predictions under both schemes (``scheme`` column: 'model', 'source'), every
+    fold of both in one pool of ``workers`` processes. With ``full_fit_version``, the fit of all
+    rows runs in the same pool and ``(validation, FitResult)`` is returned."""
+    cache_dir = str(cache.folder) if cache is not None else None
+    plan = [(s, *_fold_masks(prep, s, k)) for s in schemes]
+    jobs: list[tuple] = [(prep, tr, te, op_priors, cache_dir, "cv") for _, _, masks in plan for tr, te in masks]
+    if full_fit_version is not None:
+        jobs.insert(0, (prep, np.ones(len(prep), dtype=bool), None, op_priors, cache_dir, full_fit_version))
+    results = _run_fits(jobs, workers, cache, progress)
+    full = results.pop(0) if full_fit_version is not None else None
+    frames, i = [], 0
+    for s, folds, masks in plan:
+        frames.append(_oof_frame(prep, s, folds, results[i:i + len(masks)]))
+        i += len(masks)
+    val = pl.concat(frames, how="vertical")
+    return (val, full) if full_fit_version is not None else val
 
 
 def n_folds(prep: Prepared, k: int) -> int:
     """Fits a validation makes (folds of both schemes that leave training rows)."""
-    n = 0
-    for s in SCHEMES:
-        f = folds_for(prep, s, k)
-        n += sum(1 for i in range(int(f.max()) + 1 if len(f) else 0) if (f != i).any())
-    return n
+    return sum(len(_fold_masks(prep, s, k)[1]) for s in SCHEMES)
 
 
 def band_table(val: pl.DataFrame) -> dict:
@@ -353,10 +397,12 @@ def priors_step(operators: str | Path | None = None, op_priors: dict | None = No
 
 
 def validate_step(prep: Prepared, op_priors: dict | None, k: int = 5, workers: int = 2,
-                  cache: FitCache | None = None, progress=None) -> tuple[pl.DataFrame, dict]:
-    """Held-out predictions under both schemes, and the bands (from the by-model scheme) with their
-    widening scale and held-out coverage under each scheme."""
-    val = validate_all(prep, k=k, workers=workers, op_priors=op_priors, cache=cache, progress=progress)
+                  cache: FitCache | None = None, progress=None, val: pl.DataFrame | None = None
+                  ) -> tuple[pl.DataFrame, dict]:
+    """Held-out predictions under both schemes (or ``val``, already made), and the bands (from the
+    by-model scheme) with their widening scale and held-out coverage under each scheme."""
+    if val is None:
+        val = validate_all(prep, k=k, workers=workers, op_priors=op_priors, cache=cache, progress=progress)
     by_model = val.filter(pl.col("scheme") == "model")
     bands = band_table(by_model)
     scale = fit_band_scale(by_model)
@@ -419,26 +465,91 @@ def check_hardware(meas: pl.DataFrame) -> None:
 
 
 def calibrate(paths: Sequence[str | Path], k: int = 5, workers: int = 2, do_cv: bool = True,
-              operators: str | Path | None = None, op_priors: dict | None = None) -> Calibration:
+              operators: str | Path | None = None, op_priors: dict | None = None,
+              progress=None) -> Calibration:
     """The whole calibration path in one call: kernel priors (``op_priors``, or fitted from the tables
-    under ``operators``), the joint fit, validation by model and by source, and the bands."""
+    under ``operators``), the joint fit, validation by model and by source, and the bands; the fit
+    and the folds run side by side in ``workers`` processes.
+
+    ``progress(done, total, what)`` is called as steps finish (the CLI draws a bar with it)."""
+    def step(done: int, total: int, what: str) -> None:
+        if progress:
+            progress(done, total, what)
+
+    step(0, 1, "reading measurements")
     meas = load_measurement_files(paths)
     check_hardware(meas)
     prep = prepare(meas.drop("measurement_file"))
     priors, priors_hash = priors_step(operators, op_priors)
     version = _version([Path(p) for p in paths], priors_hash)
-    fit = fit_profiles(prep, version=version, op_priors=priors)
+    total = 1 + (n_folds(prep, k) if do_cv else 0)
+    done = [0]
+
+    def advance(n: int = 1) -> None:
+        done[0] += n
+        step(done[0], total, "fitting (the joint fit and the cross-validation folds)")
+
+    step(0, total, "fitting (the joint fit and the cross-validation folds)")
     if do_cv:
-        val, info = validate_step(prep, priors, k=k, workers=workers)
+        val0, fit = validate_all(prep, k=k, workers=workers, op_priors=priors, progress=advance,
+                                 full_fit_version=version)
+        val, info = validate_step(prep, priors, k=k, val=val0)
         profiles = merge_step(fit.profiles, info)
     else:
+        fit = fit_profiles(prep, version=version, op_priors=priors)
+        advance()
         val, info, profiles = pl.DataFrame(), {}, fit.profiles
-    summary = {"version": version, "inputs_hash": inputs_hash(paths), "priors_hash": priors_hash,
+    warnings = fit_warnings(prep, fit.profiles) + (band_warnings(val) if do_cv else [])
+    summary = {"version": version, "inputs_hash": inputs_hash(paths), "priors_hash": priors_hash, "warnings": warnings,
                "code": code_fingerprint(), "operator_priors": priors, "rows": len(prep),
                "coverage_80": info.get("coverage_80", float("nan")),
                "coverage_80_source": info.get("coverage_80_source", float("nan")),
                "band_scale": info.get("scale"), "folds": k, "bands": info.get("bands", {})}
     return Calibration(profiles=profiles, validation=val, diagnostics=fit.diagnostics, summary=summary)
+
+
+def fit_warnings(prep: Prepared, pset: ProfileSet) -> list[str]:
+    """Where the measured rows were too few (or too alike) to fit what they were meant to: one line
+    per platform whose rows identified none of its hardware factors, and per measured stack whose rows
+    identified none of its factors (both keep their priors; docs/calibration.md, "Minimum rows")."""
+    from collections import Counter
+
+    out = []
+    by_platform: dict[str, Counter] = {}
+    for plat, st in zip(prep.platform.tolist(), prep.stack.tolist()):
+        by_platform.setdefault(plat, Counter())[st] += 1
+    for plat, stacks in sorted(by_platform.items()):
+        hw = pset.hardware.get(plat.lower())
+        if hw is not None and not hw.identified:
+            rows = ", ".join(f"{n} under stack {st}" for st, n in sorted(stacks.items()))
+            out.append(f"platform {plat}: its {sum(stacks.values())} rows ({rows}) identified none of its hardware "
+                       f"factors, which keep their priors (label {hw.label}): rows need a stack measured on another "
+                       "family too, and batch sizes and lengths varied enough to tell compute, memory and overheads "
+                       "apart")
+    by_stack = Counter(prep.stack.tolist())
+    for st, n in sorted(by_stack.items()):
+        entry = pset.stacks.get(st)
+        if entry is not None and not entry.identified:
+            plats = sorted({p for p, s_ in zip(prep.platform.tolist(), prep.stack.tolist()) if s_ == st})
+            out.append(f"stack {st}: its {n} rows (on {', '.join(plats)}) identified none of its factors, which keep "
+                       "their priors")
+    return out
+
+
+def band_warnings(val: pl.DataFrame) -> list[str]:
+    """One line per platform with a metric whose held-out rows are fewer than :data:`BAND_MIN_ROWS`:
+    that metric's band is the pooled one of all platforms, 1.5× wider."""
+    if val.height == 0:
+        return []
+    v = val.filter((pl.col("scheme") == "model") & pl.col("log_ratio").is_finite())
+    few = (v.group_by("platform", "metric").len().filter(pl.col("len") < BAND_MIN_ROWS)
+           .sort("platform", "metric"))
+    out = []
+    for (plat,), g in few.group_by(["platform"], maintain_order=True):
+        what = ", ".join(f"{m} {n} rows" for m, n in zip(g.get_column("metric"), g.get_column("len")))
+        out.append(f"platform {plat}: {what} held out, fewer than {BAND_MIN_ROWS}: those metrics get the pooled "
+                   "band of all platforms, 1.5x wider")
+    return out
 
 
 def write_profiles(cal: Calibration, path: str | Path) -> None:
@@ -508,7 +619,8 @@ def validate_files(paths: Sequence[str | Path], operators: str | Path | None, ou
     priors, priors_hash = priors_step(operators, op_priors)
     fc = FitCache(cache) if cache else None
     val, info = validate_step(prep, priors, k=k, workers=workers, cache=fc)
-    info.update(inputs_hash=inputs_hash(paths), priors_hash=priors_hash, code=code_fingerprint())
+    info.update(inputs_hash=inputs_hash(paths), priors_hash=priors_hash, code=code_fingerprint(),
+                warnings=band_warnings(val))
     write_frame(val, out_validation)
     _write_json(info, out_bands)
     if fc is not None:

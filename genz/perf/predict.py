@@ -207,7 +207,7 @@ DEDUP_MIN_ROWS = 10_000
 
 
 def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
-                  keep_work: bool = False) -> pl.DataFrame:
+                  keep_work: bool = False, progress=None) -> pl.DataFrame:
     """Predict every row of a scenario table.
 
     Adds ``ttft_ms, tpot_ms, e2e_latency_ms, throughput_tok_s, throughput_tok_s_per_device,
@@ -219,7 +219,8 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
 
     A prediction is a function of the row's scenario columns (:data:`SCENARIO_INPUTS`) only, so a
     long table with repeated scenarios is predicted once per distinct scenario and the results are
-    gathered back to every row (same numbers, row for row).
+    gathered back to every row (same numbers, row for row). ``progress(done, total, what)`` is called
+    as each model's rows are done.
     """
     keys = [c for c in df.columns if c in SCENARIO_INPUTS]
     if df.height >= DEDUP_MIN_ROWS and keys:
@@ -227,17 +228,17 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         if groups.height <= 0.8 * df.height:
             first = groups.get_column("_row").list.first()
             uniq = df.select(keys)[first]
-            res = _predict_rows(uniq, profiles, keep_work=keep_work)
+            res = _predict_rows(uniq, profiles, keep_work=keep_work, progress=progress)
             inverse = np.empty(df.height, dtype=np.int64)
             inverse[groups.get_column("_row").explode().to_numpy()] = np.repeat(
                 np.arange(groups.height), groups.get_column("_row").list.len().to_numpy())
             new = res.select([c for c in res.columns if c not in keys])[inverse]
             return pl.concat([keep_user_columns(df, set(new.columns)), new], how="horizontal")
-    return _predict_rows(df, profiles, keep_work=keep_work)
+    return _predict_rows(df, profiles, keep_work=keep_work, progress=progress)
 
 
 def _predict_rows(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
-                  keep_work: bool = False) -> pl.DataFrame:
+                  keep_work: bool = False, progress=None) -> pl.DataFrame:
     """:func:`predict_frame`, row by row."""
     from . import serving  # local import: serving builds on this module
 
@@ -277,8 +278,12 @@ def _predict_rows(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
     hw_pos = {k: j for j, k in enumerate(hw_names)}
     model_code = norm.get_column("_model").replace_strict({m: i for i, m in enumerate(models)}, default=-1,
                                                           return_dtype=pl.Int64).to_numpy()
+    done = 0
     for mi, spec in enumerate(models.values()):
         sel = np.nonzero(ok & (model_code == mi))[0]
+        if progress:
+            progress(done, n, f"predicting {spec.id}")
+            done += len(sel)
         if len(sel) == 0:
             continue
         rows = norm[sel]

@@ -15,5 +15,7 @@ info = calibration.validate_files(snakemake.input.measurements, None, p.validati
                                   k=p.folds, workers=snakemake.threads,  # noqa: F821
                                   op_priors=opcal.read_priors(snakemake.input.priors),  # noqa: F821
                                   cache=p.cache, stamp=snakemake.output[0])  # noqa: F821
+for w in info["warnings"]:
+    print(f"warning: {w}", file=sys.stderr)
 print(f"cross-validated 80% band coverage {info['coverage_80']:.3f} (scale {info['scale']:.2f}); "
       f"fits computed {info['fits_computed']}, read from the cache {info['fits_cached']}", file=sys.stderr)
