@@ -84,11 +84,10 @@ def main() -> None:
         ran = ran_jobs(text)
         cal = ROOT / "results" / "logs"
         pub = (cal / "publish_profiles.log").read_text().strip().splitlines()[-1] if ran["publish_profiles"] else "-"
-        val = (cal / "validate_calibration.log").read_text().strip().splitlines()[-1] \
-            if ran["validate_calibration"] else "-"
+        val = (cal / "calibrate.log").read_text().strip().splitlines()[-1] if ran["calibrate"] else "-"
         print(f"rerun: {dt:.1f} s wall, {sum(ran.values())} jobs: " + ", ".join(f"{k} {v}" for k, v in ran.items()))
         print(f"  profile files: {pub}")
-        print(f"  validation: {val}")
+        print(f"  calibration: {val}")
         print(f"  target: <= 60 s (goal 30 s): {'met' if dt <= 60 else 'not met'}")
     finally:
         if not a.keep:

@@ -382,9 +382,9 @@ def operator_priors(operators: str | Path | None) -> tuple[dict[str, dict[str, f
 
 
 # ----------------------------------------------------------------------------------------------
-# the calibration path: priors -> fit -> validate -> merge. `genz calibrate` runs all four in one
-# process; the pipeline runs each as its own rule (fit_operator_priors, fit_profiles,
-# validate_calibration, merge_profiles) with the same functions.
+# the calibration path: priors -> fit + validate -> merge. `genz calibrate` runs them in one
+# command; the pipeline runs the priors, the fit with its validation, and the merge as rules
+# (fit_operator_priors, calibrate, merge_profiles) with the same functions.
 # ----------------------------------------------------------------------------------------------
 
 
@@ -605,31 +605,42 @@ def read_profiles_json(path: str | Path) -> tuple[list[Profile], dict]:
     return [Profile.from_json(e, str(path)) for e in data.get("profiles", [])], data
 
 
-def validate_files(paths: Sequence[str | Path], operators: str | Path | None, out_validation: str | Path,
-                   out_bands: str | Path, k: int = 5, workers: int = 2, op_priors: dict | None = None,
-                   cache: str | Path | None = None, stamp: str | Path | None = None) -> dict:
-    """The pipeline's validation rule: held-out predictions and bands (:func:`validate_step`), written
-    (each atomically, so a failed run leaves the previous ones), then ``stamp`` (their hashes).
+def calibrate_files(paths: Sequence[str | Path], out_fit: str | Path, out_validation: str | Path,
+                    out_bands: str | Path, k: int = 5, workers: int = 2, op_priors: dict | None = None,
+                    cache: str | Path | None = None, stamp: str | Path | None = None) -> dict:
+    """The pipeline's calibration rule: the joint fit of every row and the held-out predictions of
+    both schemes, side by side in ``workers`` processes; writes the fit (profiles without bands:
+    those come from the validation), the validation, the bands (:func:`validate_step`), each
+    atomically, then ``stamp`` (the validation files' hashes: the rule's declared output, so a failed
+    run leaves the previous validation and bands in place).
 
-    ``cache``: a folder of fits by content (:mod:`genz.calibrate.fitcache`): a fold whose training
-    rows were fitted before is not refitted; entries this run did not use are removed."""
+    ``cache``: a folder of fits by content (:mod:`genz.calibrate.fitcache`): a fit of training rows
+    fitted before is read back, not refitted; entries this run did not use are removed."""
     meas = load_measurement_files(paths)
     check_hardware(meas)
     prep = prepare(meas.drop("measurement_file"))
-    priors, priors_hash = priors_step(operators, op_priors)
+    priors, priors_hash = priors_step(None, op_priors)
+    version = _version([Path(p) for p in paths], priors_hash)
     fc = FitCache(cache) if cache else None
-    val, info = validate_step(prep, priors, k=k, workers=workers, cache=fc)
+    val0, fit = validate_all(prep, k=k, workers=workers, op_priors=priors, cache=fc, full_fit_version=version)
+    val, info = validate_step(prep, priors, k=k, val=val0)
+    warnings = fit_warnings(prep, fit.profiles)
     info.update(inputs_hash=inputs_hash(paths), priors_hash=priors_hash, code=code_fingerprint(),
                 warnings=band_warnings(val))
+    summary = {"version": version, "inputs_hash": inputs_hash(paths), "priors_hash": priors_hash,
+               "warnings": warnings, "code": code_fingerprint(), "operator_priors": priors, "rows": len(prep),
+               "folds": k}
+    _write_json({**summary, **fit.profiles.payload(), "fit": fit.diagnostics}, out_fit)
     write_frame(val, out_validation)
     _write_json(info, out_bands)
     if fc is not None:
         fc.prune()
-    info = {**info, "fits_computed": fc.misses if fc else n_folds(prep, k), "fits_cached": fc.hits if fc else 0}
     if stamp:
         atomic_write_text(stamp, json.dumps({str(p): _file_hash(p) for p in (out_validation, out_bands)},
                                             indent=1, sort_keys=True) + "\n")
-    return info
+    return {**info, "warnings": warnings + info["warnings"], "rows": len(prep), "profiles": len(fit.profiles),
+            "version": version, "fits_computed": fc.misses if fc else 1 + n_folds(prep, k),
+            "fits_cached": fc.hits if fc else 0}
 
 
 def _file_hash(path: str | Path) -> str:

@@ -85,17 +85,17 @@ def test_a_new_measurement_file_reruns_what_its_content_changes_and_equals_a_fre
     assert p.returncode == 0, p.stderr[-3000:]
     assert "estimate_shard" not in ran_rules(p)
     assert rewritten(shards0, files_state(project / SHARDS)) == set()
-    assert "fits computed 0" in (project / "results" / "logs" / "validate_calibration.log").read_text()
+    assert "fits computed 0" in (project / "results" / "logs" / "calibrate.log").read_text()
 
     # a new file for one platform: the calibration reruns, then the shards whose profile changed
     published0 = files_state(project / PUBLISHED)
     shards0 = files_state(project / SHARDS)
     new = scaled_rows(meas / "MI300X" / "llm-inference-bench.csv", 10, 1.05, "lab run 2026-11")
     new.write_csv(meas / "MI300X" / "lab-run.csv")
-    # planned: the fit, the validation, the merged file, the checkpoint; the shards wait for it
+    # planned: the fit and its validation, the merged file, the checkpoint; the shards wait for it
     # (they run only if the checkpoint changes their profile file), then the warehouse and reports
-    assert dry_run_jobs(project) == {"fit_profiles": 1, "validate_calibration": 1, "merge_profiles": 1,
-                                     "publish_profiles": 1, "estimate_shard": 2, "warehouse": 1, "reports": 1}
+    assert dry_run_jobs(project) == {"calibrate": 1, "merge_profiles": 1, "publish_profiles": 1,
+                                     "estimate_shard": 2, "warehouse": 1, "reports": 1}
     p = snakemake(project)
     assert p.returncode == 0, p.stderr[-3000:]
     changed = rewritten(published0, files_state(project / PUBLISHED))
@@ -107,7 +107,7 @@ def test_a_new_measurement_file_reruns_what_its_content_changes_and_equals_a_fre
     assert ran_rules(p)["estimate_shard"] == len(ran)
     assert "fit_operator_priors" not in ran_rules(p)
     # the H100 rows' fits did not change: the validation read them from the cache
-    log = (project / "results" / "logs" / "validate_calibration.log").read_text()
+    log = (project / "results" / "logs" / "calibrate.log").read_text()
     assert int(re.search(r"read from the cache (\d+)", log).group(1)) > 0, log
 
     # the same inputs from scratch give the same warehouse, table by table, value by value

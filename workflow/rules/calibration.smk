@@ -1,7 +1,7 @@
 # Calibration: kernel-timing priors (fitted once), one joint fit (hardware factors per platform,
-# pooled per architecture family; software factors per serving stack, shared across platforms),
-# cross-validation (by model and leave-one-source-out, cached per fold), the merged file, and the
-# content-addressed profile files the estimate shards read.
+# pooled per architecture family; software factors per serving stack, shared across platforms) with
+# its cross-validation (by model and leave-one-source-out, fits cached by content), the merged file,
+# and the content-addressed profile files the estimate shards read.
 rule fit_operator_priors:
     input:
         tables=OPERATOR_TABLES,
@@ -22,39 +22,20 @@ rule fit_operator_priors:
         "../scripts/fit_operator_priors.py"
 
 
-rule fit_profiles:
+# the joint fit and its cross-validation in one job: the fit runs as one more task of the folds'
+# worker pool. Declared outputs: the fit, and a stamp of the validation and bands (Snakemake deletes
+# a job's outputs before it runs; the previous validation and bands must survive a failed run).
+rule calibrate:
     input:
         measurements=MEASUREMENT_FILES,
         priors="results/calibration/operator_priors.json",
     output:
-        "results/calibration/fit.json",
+        fit="results/calibration/fit.json",
+        validation=VALIDATION_STAMP,
     log:
-        "results/logs/fit_profiles.log",
+        "results/logs/calibrate.log",
     benchmark:
-        "results/benchmarks/fit_profiles.tsv"
-    conda:
-        "../envs/genz.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-    params:
-        code=GENZ_FINGERPRINT,
-    script:
-        "../scripts/fit_profiles.py"
-
-
-rule validate_calibration:
-    input:
-        measurements=MEASUREMENT_FILES,
-        priors="results/calibration/operator_priors.json",
-    output:
-        # the declared output is a stamp (the hashes of the two files): Snakemake deletes a job's
-        # outputs before it runs, and the previous validation and bands must survive a failed run
-        VALIDATION_STAMP,
-    log:
-        "results/logs/validate_calibration.log",
-    benchmark:
-        "results/benchmarks/validate_calibration.tsv"
+        "results/benchmarks/calibrate.tsv"
     conda:
         "../envs/genz.yaml"
     threads: 2
@@ -67,7 +48,7 @@ rule validate_calibration:
         bands=BANDS,
         cache="results/calibration/cv-cache",
     script:
-        "../scripts/validate_calibration.py"
+        "../scripts/calibrate.py"
 
 
 rule merge_profiles:
