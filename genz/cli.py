@@ -40,6 +40,35 @@ def _profiles_note(path) -> str:
         PACKAGED.resolve()) else src
 
 
+class _Progress:
+    """A rich progress bar on stderr, or nothing when stderr is not a terminal or ``quiet``; call it
+    with (done, total, what)."""
+
+    def __init__(self, quiet: bool, what: str):
+        self.bar = None
+        if quiet or not sys.stderr.isatty():
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=Console(stderr=True), transient=True)
+        self.task = self.bar.add_task(what, total=None)
+
+    def __enter__(self) -> _Progress:
+        if self.bar:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar:
+            self.bar.stop()
+
+    def __call__(self, done: int, total: int, what: str) -> None:
+        if self.bar:
+            self.bar.update(self.task, completed=done, total=total, description=what)
+
+
 #: output formats by file extension
 WRITERS = {".csv": "write_csv", ".parquet": "write_parquet", ".json": "write_json"}
 
@@ -108,7 +137,7 @@ def predict(
     uncalibrated: bool = typer.Option(False, "--uncalibrated", help="Ignore calibration; use datasheet defaults."),
     allow_long_context: bool = typer.Option(False, "--allow-long-context", help="Predict rows whose prompt + "
                                             "output exceeds the model's maximum context (an error by default)."),
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="No summary on stderr."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No summary or progress on stderr."),
 ) -> None:
     """Predict every row of a scenario table."""
     from .perf.predict import RENAMED_PREFIX, predict_frame
@@ -118,7 +147,9 @@ def predict(
     check_output(output)
     df = read_scenarios(input)
     prof = uncal() if uncalibrated else default_profiles(profiles)
-    out = predict_frame(df, prof, allow_long_context=allow_long_context)
+    # a bar only for long tables (a short one is done before a bar would draw)
+    with _Progress(quiet or df.height < PROGRESS_MIN_ROWS, "predicting") as bar:
+        out = predict_frame(df, prof, allow_long_context=allow_long_context, progress=bar)
     write_atomic_csv(out, output)
     if not quiet:
         ok = int((out.get_column("status") == "ok").sum())
@@ -230,6 +261,15 @@ def _write(write, path: Path) -> None:
 
 DEFAULT_MEASUREMENTS = Path("calibration") / "measurements"
 DEFAULT_OPERATORS = Path("calibration") / "operators" / "aiconfigurator"
+#: a scenario table at least this long gets a progress bar (on a terminal, without --quiet)
+PROGRESS_MIN_ROWS = 200_000
+
+
+def _warn(lines: list[str], quiet: bool) -> None:
+    """Calibration warnings (thresholds that bit: docs/calibration.md), one line each on stderr."""
+    if not quiet:
+        for w in lines:
+            typer.echo(f"genz: warning: {w}", err=True)
 
 
 def _measurement_files(paths: list[Path] | None) -> list[Path]:
@@ -260,7 +300,8 @@ def calibrate(
                                               "(parquet or csv)."),
     folds: int = typer.Option(5, "--folds", help="Cross-validation folds (grouped by model)."),
     no_cv: bool = typer.Option(False, "--no-cv", help="Fit only; no cross-validation, no bands."),
-    workers: int = typer.Option(2, "--workers", help="Processes for cross-validation."),
+    workers: int = typer.Option(2, "--workers", help="Processes for the fit and cross-validation."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar or warnings on stderr."),
 ) -> None:
     """Fit calibration profiles (per platform × framework) to measured latencies."""
     from .calibrate import calibration as cal
@@ -272,7 +313,9 @@ def calibrate(
     _check_fit_options(folds, workers)
     files = _measurement_files(measurements)
     ops = _operators(operators)
-    res = cal.calibrate(files, k=folds, workers=workers, do_cv=not no_cv, operators=ops)
+    with _Progress(quiet, "calibrating") as bar:
+        res = cal.calibrate(files, k=folds, workers=workers, do_cv=not no_cv, operators=ops, progress=bar)
+    _warn(res.summary["warnings"], quiet)
     _write(lambda: cal.write_profiles(res, output), output)
     if validation is not None and res.validation.height:
         _write(lambda: cal.write_frame(res.validation, validation), validation)
@@ -289,7 +332,8 @@ def validate(
     operators: Path | None = typer.Option(None, "--operators", help="Kernel-timing tables."),
     folds: int = typer.Option(5, "--folds", help="Cross-validation folds (grouped by model)."),
     output: Path | None = typer.Option(None, "-o", "--output", help="Write out-of-fold predictions here."),
-    workers: int = typer.Option(2, "--workers", help="Processes for cross-validation."),
+    workers: int = typer.Option(2, "--workers", help="Processes for the fit and cross-validation."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar or warnings on stderr."),
 ) -> None:
     """Cross-validate the calibration by model and print error tables (nothing else is written)."""
     from .calibrate import calibration as cal
@@ -300,7 +344,9 @@ def validate(
     _check_fit_options(folds, workers)
     files = _measurement_files(measurements)
     ops = _operators(operators)
-    res = cal.calibrate(files, k=folds, workers=workers, do_cv=True, operators=ops)
+    with _Progress(quiet, "validating") as bar:
+        res = cal.calibrate(files, k=folds, workers=workers, do_cv=True, operators=ops, progress=bar)
+    _warn(res.summary["warnings"], quiet)
     if output is not None:
         _write(lambda: cal.write_frame(res.validation, output), output)
     report_cli.print_validation(res.validation, res.summary)

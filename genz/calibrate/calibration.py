@@ -35,7 +35,8 @@ import polars as pl
 from ..catalog.files import atomic_write, atomic_write_text, code_fingerprint
 from ..errors import GenzError
 from ..perf.efficiency import DEFAULT, HARDWARE_FACTORS
-from ..perf.profiles import Profile, ProfileSet, load_profiles
+from ..perf.profiles import HardwareEntry, Profile, ProfileSet, load_profiles, round_sig
+from .fitcache import FitCache
 from .measurements import load_measurement_files
 from .prepared import Prepared, evaluate, prepare
 from .stats import geomean_rel_err_expr
@@ -56,7 +57,8 @@ class FitResult:
 
 
 def fit_profiles(prep: Prepared, version: str = "unversioned",
-                 op_priors: dict[str, dict[str, float]] | None = None, max_nfev: int = 40) -> FitResult:
+                 op_priors: dict[str, dict[str, float]] | None = None, max_nfev: int = 40,
+                 cache: FitCache | None = None) -> FitResult:
     """Hardware factors of every measured platform (pooled per family) and software factors of every
     measured serving stack, fitted jointly (:func:`genz.calibrate.physfit.fit_joint`); unmeasured platforms
     inherit their family's die factors or keep the priors, and say so in their label."""
@@ -64,7 +66,7 @@ def fit_profiles(prep: Prepared, version: str = "unversioned",
 
     if len(prep) == 0:
         raise GenzError("calibration: no measured row can be predicted")
-    fit = fit_joint(prep, prep.stack, op_priors, max_nfev=max_nfev)
+    fit = fit_joint(prep, prep.stack, op_priors, max_nfev=max_nfev, cache=cache)
     pset, diags = profile_set(fit, prep, prep.stack, version, op_priors)
     return FitResult(pset, [{"kind": "summary", **fit.info}, *diags])
 
@@ -113,14 +115,24 @@ def _main_not_reimported():
 
 
 def _cv_fold(args):
-    prep, train, test, op_priors = args
-    fit = fit_profiles(prep.subset(train), version="cv", op_priors=op_priors)
+    """One fit in a worker: a fold (train, test masks: out-of-fold predictions) or, with no test
+    rows, the full fit (its profile set)."""
+    prep, train, test, op_priors, cache_dir, version = args
+    cache = FitCache(cache_dir) if cache_dir else None
+    fit = fit_profiles(prep.subset(train), version=version, op_priors=op_priors, cache=cache)
+    stats = (sorted(cache.used), cache.hits, cache.misses) if cache else ([], 0, 0)
+    if test is None:
+        return fit, stats
     pred, used = predict_prepared(prep.subset(test), fit.profiles)
-    return test, pred, used
+    return (test, pred, used), stats
 
 
 #: validation schemes: k folds grouped by model, and leave-one-source-out (one study held out)
 SCHEMES = ("model", "source")
+
+#: thread-pool variables of the numeric libraries: a worker runs one thread (the pool is the parallelism;
+#: two BLAS threads per worker on two cores make each fit's SVDs ~10x slower)
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "POLARS_MAX_THREADS")
 
 
 def folds_for(prep: Prepared, scheme: str, k: int) -> np.ndarray:
@@ -134,27 +146,54 @@ def folds_for(prep: Prepared, scheme: str, k: int) -> np.ndarray:
     raise GenzError(f"validation scheme: unknown '{scheme}'; allowed: {', '.join(SCHEMES)}")
 
 
-def cross_validate(prep: Prepared, k: int = 5, workers: int = 2,
-                   op_priors: dict[str, dict[str, float]] | None = None, scheme: str = "model") -> pl.DataFrame:
-    """Out-of-fold predictions for every row.
-
-    ``scheme='model'``: folds grouped by model (a model's rows are never in both fit and check).
-    ``scheme='source'``: leave one source study out: fit without it, predict it. Rows of a study
-    whose stack or platform no other study measured are predicted as a user would get them: with
-    the base framework's or the reference stack, and inherited or prior hardware factors.
-    """
+def _fold_masks(prep: Prepared, scheme: str, k: int) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
     folds = folds_for(prep, scheme, k)
     nf = int(folds.max()) + 1 if len(folds) else 0
-    jobs = [(prep, folds != f, folds == f, op_priors) for f in range(nf) if (folds != f).any()]
+    return folds, [(folds != f, folds == f) for f in range(nf) if (folds != f).any()]
+
+
+def _run_fits(jobs: list, workers: int, cache: FitCache | None, progress=None) -> list:
+    """Run fit jobs (:func:`_cv_fold` arguments) in ``workers`` processes, in order; merge the cache
+    statistics; ``progress(1)`` after each."""
+    out = []
+    if workers > 1 and len(jobs) > 1:
+        import os
+
+        saved = {v: os.environ.get(v) for v in _THREAD_VARS}
+        os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))  # inherited by the spawned workers
+        try:
+            # spawn, not fork: polars' thread pool does not survive a fork
+            with _main_not_reimported(), ProcessPoolExecutor(
+                    max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn")) as ex:
+                for r in ex.map(_cv_fold, jobs):
+                    out.append(r)
+                    if progress:
+                        progress(1)
+        finally:
+            for v, val in saved.items():
+                if val is None:
+                    os.environ.pop(v, None)
+                else:
+                    os.environ[v] = val
+    else:
+        for j in jobs:
+            out.append(_cv_fold(j))
+            if progress:
+                progress(1)
+    results = []
+    for res, (keys, hits, misses) in out:
+        results.append(res)
+        if cache is not None:
+            cache.used.update(keys)
+            cache.hits += hits
+            cache.misses += misses
+    return results
+
+
+def _oof_frame(prep: Prepared, scheme: str, folds: np.ndarray, results: list) -> pl.DataFrame:
+    """The out-of-fold predictions of one scheme's fold results, as the validation table."""
     pred = np.full(len(prep), np.nan)
     used = np.empty(len(prep), dtype=object)
-    if workers > 1 and len(jobs) > 1:
-        # spawn, not fork: polars' thread pool does not survive a fork
-        with _main_not_reimported(), ProcessPoolExecutor(
-                max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn")) as ex:
-            results = list(ex.map(_cv_fold, jobs))
-    else:
-        results = [_cv_fold(j) for j in jobs]
     for test, p, u in results:
         pred[test] = p
         used[test] = u
@@ -180,10 +219,46 @@ def cross_validate(prep: Prepared, k: int = 5, workers: int = 2,
     )
 
 
+def cross_validate(prep: Prepared, k: int = 5, workers: int = 2,
+                   op_priors: dict[str, dict[str, float]] | None = None, scheme: str = "model",
+                   cache: FitCache | None = None, progress=None) -> pl.DataFrame:
+    """Out-of-fold predictions for every row.
+
+    ``scheme='model'``: folds grouped by model (a model's rows are never in both fit and check).
+    ``scheme='source'``: leave one source study out: fit without it, predict it. Rows of a study
+    whose stack or platform no other study measured are predicted as a user would get them: with
+    the base framework's or the reference stack, and inherited or prior hardware factors.
+
+    ``cache``: fits of training rows seen before are read back (:mod:`genz.calibrate.fitcache`);
+    ``progress(n)`` is called as each fold finishes.
+    """
+    return validate_all(prep, k, workers, op_priors, cache, progress, schemes=(scheme,))
+
+
 def validate_all(prep: Prepared, k: int = 5, workers: int = 2,
-                 op_priors: dict[str, dict[str, float]] | None = None) -> pl.DataFrame:
-    """Out-of-fold predictions under both schemes (``scheme`` column: 'model', 'source')."""
-    return pl.concat([cross_validate(prep, k, workers, op_priors, scheme=s) for s in SCHEMES], how="vertical")
+                 op_priors: dict[str, dict[str, float]] | None = None, cache: FitCache | None = None,
+                 progress=None, schemes: Sequence[str] = SCHEMES, full_fit_version: str | None = None):
+    """Out-of-fold predictions under both schemes (``scheme`` column: 'model', 'source'), every
+    fold of both in one pool of ``workers`` processes. With ``full_fit_version``, the fit of all
+    rows runs in the same pool and ``(validation, FitResult)`` is returned."""
+    cache_dir = str(cache.folder) if cache is not None else None
+    plan = [(s, *_fold_masks(prep, s, k)) for s in schemes]
+    jobs: list[tuple] = [(prep, tr, te, op_priors, cache_dir, "cv") for _, _, masks in plan for tr, te in masks]
+    if full_fit_version is not None:
+        jobs.insert(0, (prep, np.ones(len(prep), dtype=bool), None, op_priors, cache_dir, full_fit_version))
+    results = _run_fits(jobs, workers, cache, progress)
+    full = results.pop(0) if full_fit_version is not None else None
+    frames, i = [], 0
+    for s, folds, masks in plan:
+        frames.append(_oof_frame(prep, s, folds, results[i:i + len(masks)]))
+        i += len(masks)
+    val = pl.concat(frames, how="vertical")
+    return (val, full) if full_fit_version is not None else val
+
+
+def n_folds(prep: Prepared, k: int) -> int:
+    """Fits a validation makes (folds of both schemes that leave training rows)."""
+    return sum(len(_fold_masks(prep, s, k)[1]) for s in SCHEMES)
 
 
 def band_table(val: pl.DataFrame) -> dict:
@@ -227,14 +302,19 @@ def attach_bands(profiles: ProfileSet, bands: dict, val: pl.DataFrame, scale: fl
             q = bands.get(key) or bands.get(f"metric:{m}") or bands["overall"]
             widen = 1.0 if (p.calibrated and key in bands) else 1.5
             lo, hi = _scaled(q, scale * widen)
-            b[m] = [float(math.exp(min(lo, 0.0))), float(math.exp(max(hi, 0.0)))]
+            b[m] = _band(lo, hi)
         lo, hi = _scaled(bands["overall"], scale * 1.5)
-        b["all"] = [float(math.exp(min(lo, 0.0))), float(math.exp(max(hi, 0.0)))]
-        out.append(replace(p, bands=b))
+        b["all"] = _band(lo, hi)
+        out.append(replace(p, bands=b).versioned())
     generic = {p.platform.lower(): p.bands for p in out if p.framework == "generic"}
     hw = [replace(h, bands=generic.get(h.platform.lower(), {})) for h in profiles.hardware.values()]
     return ProfileSet(out, source=profiles.source, hardware=hw, stacks=list(profiles.stacks.values()),
                       version=profiles.version)
+
+
+def _band(lo: float, hi: float) -> list[float]:
+    """Multiplicative band [low, high] from log edges, at the stored precision (never excluding 1)."""
+    return [round_sig(math.exp(min(lo, 0.0))), round_sig(math.exp(max(hi, 0.0)))]
 
 
 def cv_coverage(val: pl.DataFrame, scale: float = 1.0) -> float:
@@ -302,9 +382,9 @@ def operator_priors(operators: str | Path | None) -> tuple[dict[str, dict[str, f
 
 
 # ----------------------------------------------------------------------------------------------
-# the calibration path: priors -> fit -> validate -> merge. `genz calibrate` runs all four in one
-# process; the pipeline runs each as its own rule (fit_operator_priors, fit_profiles,
-# validate_calibration, merge_profiles) with the same functions.
+# the calibration path: priors -> fit + validate -> merge. `genz calibrate` runs them in one
+# command; the pipeline runs the priors, the fit with its validation, and the merge as rules
+# (fit_operator_priors, calibrate, merge_profiles) with the same functions.
 # ----------------------------------------------------------------------------------------------
 
 
@@ -316,10 +396,13 @@ def priors_step(operators: str | Path | None = None, op_priors: dict | None = No
     return priors, hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def validate_step(prep: Prepared, op_priors: dict | None, k: int = 5, workers: int = 2) -> tuple[pl.DataFrame, dict]:
-    """Held-out predictions under both schemes, and the bands (from the by-model scheme) with their
-    widening scale and held-out coverage under each scheme."""
-    val = validate_all(prep, k=k, workers=workers, op_priors=op_priors)
+def validate_step(prep: Prepared, op_priors: dict | None, k: int = 5, workers: int = 2,
+                  cache: FitCache | None = None, progress=None, val: pl.DataFrame | None = None
+                  ) -> tuple[pl.DataFrame, dict]:
+    """Held-out predictions under both schemes (or ``val``, already made), and the bands (from the
+    by-model scheme) with their widening scale and held-out coverage under each scheme."""
+    if val is None:
+        val = validate_all(prep, k=k, workers=workers, op_priors=op_priors, cache=cache, progress=progress)
     by_model = val.filter(pl.col("scheme") == "model")
     bands = band_table(by_model)
     scale = fit_band_scale(by_model)
@@ -338,29 +421,17 @@ def merge_step(pset: ProfileSet, info: dict) -> ProfileSet:
 
 
 def platform_profiles(pset: ProfileSet, platform: str) -> ProfileSet:
-    """The part of a fitted profile set that one platform's estimates use (the pipeline's
-    per-platform file): its hardware entry, every stack, and its materialized profiles.
+    """The part of a fitted profile set that one platform's estimates use: its hardware entry, every
+    stack, and its materialized profiles.
 
-    A platform the fit does not know (a user's hardware YAML) inherits the die factors of a platform
-    of its architecture family (preferring an unmeasured one, which carries the family means), or
-    keeps the priors; its label says which.
+    A platform the fit does not know (a user's hardware YAML) gets its family's factors, or the
+    priors, and says which (:meth:`genz.perf.profiles.ProfileSet.hardware_entry`).
     """
     from ..catalog.hardware import get_hardware
-    from ..perf.profiles import HardwareEntry
 
     hw = get_hardware(platform)
-    entry = pset.hardware.get(hw.id.lower())
-    if entry is None:
-        fam = sorted((e for e in pset.hardware.values() if e.family == hw.family),
-                     key=lambda e: (e.n_rows > 0, e.platform))
-        if fam:
-            src = fam[0]
-            # an unmeasured peer carries the family's label already; a measured one is the source
-            label = src.label if src.n_rows == 0 else f"inherited from {src.platform}"
-            entry = HardwareEntry(platform=hw.id, family=hw.family, factors=dict(src.factors), label=label)
-        else:
-            entry = HardwareEntry(platform=hw.id, family=hw.family,
-                                  factors={k: getattr(DEFAULT, k) for k in HARDWARE_FACTORS}, label="prior")
+    entry = pset.hardware_entry(hw.id, hw.family) or HardwareEntry(
+        platform=hw.id, family=hw.family, label="prior", factors={k: getattr(DEFAULT, k) for k in HARDWARE_FACTORS})
     sub = ProfileSet([], source=pset.source, hardware=[entry], stacks=list(pset.stacks.values()),
                      version=pset.version)
     profs = [p for p in pset.profiles if p.platform.lower() == hw.id.lower()]
@@ -394,26 +465,91 @@ def check_hardware(meas: pl.DataFrame) -> None:
 
 
 def calibrate(paths: Sequence[str | Path], k: int = 5, workers: int = 2, do_cv: bool = True,
-              operators: str | Path | None = None, op_priors: dict | None = None) -> Calibration:
+              operators: str | Path | None = None, op_priors: dict | None = None,
+              progress=None) -> Calibration:
     """The whole calibration path in one call: kernel priors (``op_priors``, or fitted from the tables
-    under ``operators``), the joint fit, validation by model and by source, and the bands."""
+    under ``operators``), the joint fit, validation by model and by source, and the bands; the fit
+    and the folds run side by side in ``workers`` processes.
+
+    ``progress(done, total, what)`` is called as steps finish (the CLI draws a bar with it)."""
+    def step(done: int, total: int, what: str) -> None:
+        if progress:
+            progress(done, total, what)
+
+    step(0, 1, "reading measurements")
     meas = load_measurement_files(paths)
     check_hardware(meas)
     prep = prepare(meas.drop("measurement_file"))
     priors, priors_hash = priors_step(operators, op_priors)
     version = _version([Path(p) for p in paths], priors_hash)
-    fit = fit_profiles(prep, version=version, op_priors=priors)
+    total = 1 + (n_folds(prep, k) if do_cv else 0)
+    done = [0]
+
+    def advance(n: int = 1) -> None:
+        done[0] += n
+        step(done[0], total, "fitting (the joint fit and the cross-validation folds)")
+
+    step(0, total, "fitting (the joint fit and the cross-validation folds)")
     if do_cv:
-        val, info = validate_step(prep, priors, k=k, workers=workers)
+        val0, fit = validate_all(prep, k=k, workers=workers, op_priors=priors, progress=advance,
+                                 full_fit_version=version)
+        val, info = validate_step(prep, priors, k=k, val=val0)
         profiles = merge_step(fit.profiles, info)
     else:
+        fit = fit_profiles(prep, version=version, op_priors=priors)
+        advance()
         val, info, profiles = pl.DataFrame(), {}, fit.profiles
-    summary = {"version": version, "inputs_hash": inputs_hash(paths), "priors_hash": priors_hash,
+    warnings = fit_warnings(prep, fit.profiles) + (band_warnings(val) if do_cv else [])
+    summary = {"version": version, "inputs_hash": inputs_hash(paths), "priors_hash": priors_hash, "warnings": warnings,
                "code": code_fingerprint(), "operator_priors": priors, "rows": len(prep),
                "coverage_80": info.get("coverage_80", float("nan")),
                "coverage_80_source": info.get("coverage_80_source", float("nan")),
                "band_scale": info.get("scale"), "folds": k, "bands": info.get("bands", {})}
     return Calibration(profiles=profiles, validation=val, diagnostics=fit.diagnostics, summary=summary)
+
+
+def fit_warnings(prep: Prepared, pset: ProfileSet) -> list[str]:
+    """Where the measured rows were too few (or too alike) to fit what they were meant to: one line
+    per platform whose rows identified none of its hardware factors, and per measured stack whose rows
+    identified none of its factors (both keep their priors; docs/calibration.md, "Minimum rows")."""
+    from collections import Counter
+
+    out = []
+    by_platform: dict[str, Counter] = {}
+    for plat, st in zip(prep.platform.tolist(), prep.stack.tolist()):
+        by_platform.setdefault(plat, Counter())[st] += 1
+    for plat, stacks in sorted(by_platform.items()):
+        hw = pset.hardware.get(plat.lower())
+        if hw is not None and not hw.identified:
+            rows = ", ".join(f"{n} under stack {st}" for st, n in sorted(stacks.items()))
+            out.append(f"platform {plat}: its {sum(stacks.values())} rows ({rows}) identified none of its hardware "
+                       f"factors, which keep their priors (label {hw.label}): rows need a stack measured on another "
+                       "family too, and batch sizes and lengths varied enough to tell compute, memory and overheads "
+                       "apart")
+    by_stack = Counter(prep.stack.tolist())
+    for st, n in sorted(by_stack.items()):
+        entry = pset.stacks.get(st)
+        if entry is not None and not entry.identified:
+            plats = sorted({p for p, s_ in zip(prep.platform.tolist(), prep.stack.tolist()) if s_ == st})
+            out.append(f"stack {st}: its {n} rows (on {', '.join(plats)}) identified none of its factors, which keep "
+                       "their priors")
+    return out
+
+
+def band_warnings(val: pl.DataFrame) -> list[str]:
+    """One line per platform with a metric whose held-out rows are fewer than :data:`BAND_MIN_ROWS`:
+    that metric's band is the pooled one of all platforms, 1.5× wider."""
+    if val.height == 0:
+        return []
+    v = val.filter((pl.col("scheme") == "model") & pl.col("log_ratio").is_finite())
+    few = (v.group_by("platform", "metric").len().filter(pl.col("len") < BAND_MIN_ROWS)
+           .sort("platform", "metric"))
+    out = []
+    for (plat,), g in few.group_by(["platform"], maintain_order=True):
+        what = ", ".join(f"{m} {n} rows" for m, n in zip(g.get_column("metric"), g.get_column("len")))
+        out.append(f"platform {plat}: {what} held out, fewer than {BAND_MIN_ROWS}: those metrics get the pooled "
+                   "band of all platforms, 1.5x wider")
+    return out
 
 
 def write_profiles(cal: Calibration, path: str | Path) -> None:
@@ -469,18 +605,46 @@ def read_profiles_json(path: str | Path) -> tuple[list[Profile], dict]:
     return [Profile.from_json(e, str(path)) for e in data.get("profiles", [])], data
 
 
-def validate_files(paths: Sequence[str | Path], operators: str | Path | None, out_validation: str | Path,
-                   out_bands: str | Path, k: int = 5, workers: int = 2, op_priors: dict | None = None) -> dict:
-    """The pipeline's validation rule: held-out predictions and bands (:func:`validate_step`), written."""
+def calibrate_files(paths: Sequence[str | Path], out_fit: str | Path, out_validation: str | Path,
+                    out_bands: str | Path, k: int = 5, workers: int = 2, op_priors: dict | None = None,
+                    cache: str | Path | None = None, stamp: str | Path | None = None) -> dict:
+    """The pipeline's calibration rule: the joint fit of every row and the held-out predictions of
+    both schemes, side by side in ``workers`` processes; writes the fit (profiles without bands:
+    those come from the validation), the validation, the bands (:func:`validate_step`), each
+    atomically, then ``stamp`` (the validation files' hashes: the rule's declared output, so a failed
+    run leaves the previous validation and bands in place).
+
+    ``cache``: a folder of fits by content (:mod:`genz.calibrate.fitcache`): a fit of training rows
+    fitted before is read back, not refitted; entries this run did not use are removed."""
     meas = load_measurement_files(paths)
     check_hardware(meas)
     prep = prepare(meas.drop("measurement_file"))
-    priors, priors_hash = priors_step(operators, op_priors)
-    val, info = validate_step(prep, priors, k=k, workers=workers)
-    info.update(inputs_hash=inputs_hash(paths), priors_hash=priors_hash, code=code_fingerprint())
+    priors, priors_hash = priors_step(None, op_priors)
+    version = _version([Path(p) for p in paths], priors_hash)
+    fc = FitCache(cache) if cache else None
+    val0, fit = validate_all(prep, k=k, workers=workers, op_priors=priors, cache=fc, full_fit_version=version)
+    val, info = validate_step(prep, priors, k=k, val=val0)
+    warnings = fit_warnings(prep, fit.profiles)
+    info.update(inputs_hash=inputs_hash(paths), priors_hash=priors_hash, code=code_fingerprint(),
+                warnings=band_warnings(val))
+    summary = {"version": version, "inputs_hash": inputs_hash(paths), "priors_hash": priors_hash,
+               "warnings": warnings, "code": code_fingerprint(), "operator_priors": priors, "rows": len(prep),
+               "folds": k}
+    _write_json({**summary, **fit.profiles.payload(), "fit": fit.diagnostics}, out_fit)
     write_frame(val, out_validation)
     _write_json(info, out_bands)
-    return info
+    if fc is not None:
+        fc.prune()
+    if stamp:
+        atomic_write_text(stamp, json.dumps({str(p): _file_hash(p) for p in (out_validation, out_bands)},
+                                            indent=1, sort_keys=True) + "\n")
+    return {**info, "warnings": warnings + info["warnings"], "rows": len(prep), "profiles": len(fit.profiles),
+            "version": version, "fits_computed": fc.misses if fc else 1 + n_folds(prep, k),
+            "fits_cached": fc.hits if fc else 0}
+
+
+def _file_hash(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
 def merge_profile_files(paths: str | Path | list[str | Path], bands_path: str | Path | None, out: str | Path) -> ProfileSet:

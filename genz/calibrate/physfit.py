@@ -51,7 +51,7 @@ from ..perf.efficiency import (
     STACK_FACTORS,
     StackFactors,
 )
-from ..perf.profiles import HardwareEntry, Profile, ProfileSet, StackEntry
+from ..perf.profiles import HardwareEntry, Profile, ProfileSet, StackEntry, round_sig
 from .prepared import _as_time, _log_err, evaluate
 from .stats import geomean_from_log_ratio
 
@@ -308,8 +308,81 @@ class JointFit:
     info: dict
 
 
-def fit_joint(prep, stack: np.ndarray, op_priors: dict | None = None, max_nfev: int = 40) -> JointFit:
-    """MAP fit of hardware and stack factors to the prepared rows (see the module docstring)."""
+def components(lay: Layout) -> list[np.ndarray]:
+    """Rows that share no parameter, as separate row masks (sorted by first row).
+
+    A row depends on its family's, its link class's, its platform's and its stack's parameters
+    only, and the MAP objective is a sum of per-row terms and per-parameter priors: rows linked by
+    no chain of shared parameters form independent problems with independent optima. Solving each
+    on its own is exact, and keeps a change to one group of rows (a new MI300X file under the ROCm
+    stack) from moving a single factor of another (every NVIDIA platform).
+    """
+    n = len(lay.fam_row)
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for keys in (lay.fam_row, lay.link_row, lay.plat_row, lay.stack_row):
+        first: dict[int, int] = {}
+        for i, k in enumerate(keys.tolist()):
+            j = first.setdefault(k, i)
+            ri, rj = find(i), find(j)
+            if ri != rj:
+                parent[max(ri, rj)] = min(ri, rj)
+    roots = np.array([find(i) for i in range(n)])
+    return [roots == r for r in sorted(set(roots.tolist()))]
+
+
+def fit_joint(prep, stack: np.ndarray, op_priors: dict | None = None, max_nfev: int = 40,
+              cache=None) -> JointFit:
+    """MAP fit of hardware and stack factors to the prepared rows (see the module docstring), one
+    independent problem (:func:`components`) at a time; ``cache`` (a
+    :class:`genz.calibrate.fitcache.FitCache`) returns a problem's fit when its rows were fitted before."""
+    lay = build_layout(prep.platform, stack, op_priors)
+    parts = components(lay)
+    if len(parts) == 1:
+        return _fit_cached(prep, stack, op_priors, max_nfev, cache)
+    fits = [_fit_cached(prep.subset(m), stack[m], op_priors, max_nfev, cache) for m in parts]
+    pos = {nm: i for i, nm in enumerate(lay.names)}
+    x = np.clip(lay.mu.copy(), lay.lo, lay.hi)
+    ident, sens = np.zeros(len(x)), np.zeros(len(x))
+    free = np.zeros(len(x), dtype=bool)
+    for f in fits:
+        j = np.array([pos[nm] for nm in f.layout.names], dtype=int)
+        x[j], ident[j], sens[j], free[j] = f.x, f.identified, f.sensitive, f.free
+    r = _log_err(evaluate(prep, row_effs(lay, x)), prep.value)
+    r = np.where(np.isfinite(r), r, 3.0)
+    info = {"n_rows": len(prep), "geomean_abs_err": geomean_from_log_ratio(r), "median_log_err": float(np.median(r)),
+            "nfev": int(sum(f.info["nfev"] for f in fits)), "parameters": len(x), "identified": int(free.sum()),
+            "components": len(fits)}
+    return JointFit(layout=lay, x=x, identified=ident, sensitive=sens, free=free, info=info)
+
+
+def _fit_cached(prep, stack: np.ndarray, op_priors: dict | None, max_nfev: int, cache) -> JointFit:
+    """:func:`_fit_component`, read from / written to ``cache`` by the content of its rows."""
+    if cache is None:
+        return _fit_component(prep, stack, op_priors, max_nfev)
+    key = cache.key(prep.frame, stack, op_priors, max_nfev)
+    hit = cache.get(key)
+    if hit is not None:
+        lay = build_layout(prep.platform, stack, op_priors)
+        if [list(n) for n in lay.names] == hit["names"]:
+            return JointFit(layout=lay, x=np.array(hit["x"]), identified=np.array(hit["identified"]),
+                            sensitive=np.array(hit["sensitive"]), free=np.array(hit["free"], dtype=bool),
+                            info=hit["info"])
+    fit = _fit_component(prep, stack, op_priors, max_nfev)
+    cache.put(key, {"names": [list(n) for n in fit.layout.names], "x": fit.x.tolist(),
+                    "identified": fit.identified.tolist(), "sensitive": fit.sensitive.tolist(),
+                    "free": fit.free.tolist(), "info": fit.info})
+    return fit
+
+
+def _fit_component(prep, stack: np.ndarray, op_priors: dict | None, max_nfev: int) -> JointFit:
+    """The MAP fit of rows that form one problem (:func:`fit_joint`)."""
     lay = build_layout(prep.platform, stack, op_priors)
     n, p = len(prep), len(lay.mu)
     groups = _groups(lay)
@@ -374,7 +447,7 @@ def fit_joint(prep, stack: np.ndarray, op_priors: dict | None = None, max_nfev: 
     r = data_resid(x) * DATA_SIGMA
     info = {"n_rows": n, "geomean_abs_err": geomean_from_log_ratio(r),
             "median_log_err": float(np.median(r)), "nfev": nfev, "parameters": p,
-            "identified": int(free.sum())}
+            "identified": int(free.sum()), "components": 1}
     return JointFit(layout=lay, x=x, identified=ident, sensitive=sens, free=free, info=info)
 
 
@@ -490,6 +563,11 @@ def _ranges(prep, mask: np.ndarray) -> dict:
             "output_max": int(f.get_column("_output_tokens").max())}
 
 
+def _stored(vals: dict[str, float]) -> dict[str, float]:
+    """Fitted values at the precision a profile stores them (:data:`genz.perf.profiles.SIG_DIGITS`)."""
+    return {k: round_sig(v) for k, v in vals.items()}
+
+
 def profile_set(fit: JointFit, prep, stack: np.ndarray, version: str, op_priors: dict | None = None,
                 platforms: list[str] | None = None) -> tuple[ProfileSet, list[dict]]:
     """Hardware entries for every platform (measured, inherited, prior), stack entries (fitted plus
@@ -548,8 +626,8 @@ def profile_set(fit: JointFit, prep, stack: np.ndarray, version: str, op_priors:
             vals["network"] = float(math.exp(net_mean))
             vals["vector"] = DEFAULT.vector
             identified, n_rows, ranges, label = (), 0, {}, "prior"
-        hw_entries.append(HardwareEntry(platform=hw.id, family=fam, factors=vals, label=label, n_rows=n_rows,
-                                        identified=identified, ranges=ranges))
+        hw_entries.append(HardwareEntry(platform=hw.id, family=fam, factors=_stored(vals), label=label,
+                                        n_rows=n_rows, identified=identified, ranges=ranges))
     # stacks
     si = {k: j for j, k in enumerate(STACK_FACTORS)}
     st_entries: list[StackEntry] = []
@@ -557,14 +635,14 @@ def profile_set(fit: JointFit, prep, stack: np.ndarray, version: str, op_priors:
         vals = {k: float(math.exp(S[sj, si[k]])) for k in STACK_FACTORS}
         n_rows = int((stack == s).sum())
         identified = tuple(k for k in STACK_FACTORS if ident_of[("stack", s, k)])
-        st_entries.append(StackEntry(stack=s, factors=StackFactors(**vals), label=f"measured ({n_rows} rows)",
+        st_entries.append(StackEntry(stack=s, factors=StackFactors(**_stored(vals)), label=f"measured ({n_rows} rows)",
                                      n_rows=n_rows, identified=identified, base=_base_of(s),
                                      public=not s.startswith("unstated:")))
     refs = [e for e in st_entries if e.stack in reference_stacks()]
     if refs:
         pooled = {k: float(math.exp(np.mean([math.log(max(getattr(e.factors, k), _floor(k))) for e in refs])))
                   for k in STACK_FACTORS}
-        st_entries.append(StackEntry(stack="generic", factors=StackFactors(**pooled),
+        st_entries.append(StackEntry(stack="generic", factors=StackFactors(**_stored(pooled)),
                                      label="reference (pooled " + "+".join(e.stack for e in refs) + ")",
                                      n_rows=sum(e.n_rows for e in refs)))
     else:
@@ -586,8 +664,8 @@ def profile_set(fit: JointFit, prep, stack: np.ndarray, version: str, op_priors:
             prof, _ = pset.compose(h.platform, s)
             if s != "generic":
                 mask = (prep.platform == h.platform) & (stack == s)
-                prof = Profile(platform=prof.platform, framework=s, efficiency=prof.efficiency, version=version,
+                prof = Profile(platform=prof.platform, framework=s, efficiency=prof.efficiency,
                                calibrated=prof.calibrated, n_rows=int(mask.sum()), ranges=prof.ranges,
-                               label=prof.label, stack=s, stack_label=prof.stack_label)
+                               label=prof.label, stack=s, stack_label=prof.stack_label).versioned()
             profiles.append(prof)
     return ProfileSet(profiles, source="fit", hardware=hw_entries, stacks=st_entries, version=version), diags

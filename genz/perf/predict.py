@@ -26,7 +26,7 @@ from . import layouts
 from .efficiency import DEFAULT, Efficiency
 from .engine import Estimate, Inputs
 from .profiles import ProfileSet, default_profiles
-from .scenarios import METRICS, normalize
+from .scenarios import BOOL_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, METRICS, STR_COLUMNS, normalize
 
 
 def _unexpected(what: str, name: str, exc: Exception) -> str:
@@ -119,9 +119,10 @@ def engine_inputs(rows: pl.DataFrame, hws: list[Hardware], hw_idx: np.ndarray, p
     inputs, the calibration label and the profile index of each row.
     """
     ids = np.array([h.id for h in hws], dtype=object)[hw_idx]
+    fams = np.array([h.family for h in hws], dtype=object)[hw_idx]
     if stacks is None:
         stacks = rows.get_column("_framework_key").to_numpy()
-    effs, labels, idx = profiles.lookup_rows(ids, ids, stacks)
+    effs, labels, idx = profiles.lookup_rows(ids, ids, stacks, fams)
     return build_inputs(rows, hws, hw_idx, effs), labels, idx
 
 
@@ -287,8 +288,14 @@ def keep_user_columns(df: pl.DataFrame, added) -> pl.DataFrame:
     return df.rename(ren) if ren else df
 
 
+#: the columns a prediction depends on (everything else in a scenario table passes through)
+SCENARIO_INPUTS = frozenset((*STR_COLUMNS, *INT_COLUMNS, *FLOAT_COLUMNS, *BOOL_COLUMNS))
+#: tables at least this long are predicted once per distinct scenario (when repeats save a fifth)
+DEDUP_MIN_ROWS = 10_000
+
+
 def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
-                  keep_work: bool = False, allow_long_context: bool = False) -> pl.DataFrame:
+                  keep_work: bool = False, allow_long_context: bool = False, progress=None) -> pl.DataFrame:
     """Predict every row of a scenario table.
 
     Adds ``ttft_ms, tpot_ms, e2e_latency_ms, throughput_tok_s, throughput_tok_s_per_device,
@@ -303,7 +310,32 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
     Row isolation: a bad model or hardware file, an unknown draft, or an unexpected failure while
     estimating one model's rows gives those rows an ``error: ...`` status and no numbers; other rows
     are unaffected. No ``ok`` row carries a non-finite or negative number (:func:`_guard`).
+
+    A prediction is a function of the row's scenario columns (:data:`SCENARIO_INPUTS`) only, so a
+    long table with repeated scenarios is predicted once per distinct scenario and the results are
+    gathered back to every row (same numbers, row for row). ``progress(done, total, what)`` is called
+    as each model's rows are done.
     """
+    keys = [c for c in df.columns if c in SCENARIO_INPUTS]
+    if df.height >= DEDUP_MIN_ROWS and keys:
+        groups = df.select(keys).with_row_index("_row").group_by(keys, maintain_order=True).agg(pl.col("_row"))
+        if groups.height <= 0.8 * df.height:
+            first = groups.get_column("_row").list.first()
+            uniq = df.select(keys)[first]
+            res = _predict_rows(uniq, profiles, keep_work=keep_work, allow_long_context=allow_long_context,
+                                progress=progress)
+            inverse = np.empty(df.height, dtype=np.int64)
+            inverse[groups.get_column("_row").explode().to_numpy()] = np.repeat(
+                np.arange(groups.height), groups.get_column("_row").list.len().to_numpy())
+            new = res.select([c for c in res.columns if c not in keys])[inverse]
+            return pl.concat([keep_user_columns(df, set(new.columns)), new], how="horizontal")
+    return _predict_rows(df, profiles, keep_work=keep_work, allow_long_context=allow_long_context,
+                         progress=progress)
+
+
+def _predict_rows(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
+                  keep_work: bool = False, allow_long_context: bool = False, progress=None) -> pl.DataFrame:
+    """:func:`predict_frame`, row by row."""
     from . import serving  # local import: serving builds on this module
 
     profiles = profiles if profiles is not None else default_profiles()
@@ -467,8 +499,12 @@ def predict_frame(df: pl.DataFrame, profiles: ProfileSet | None = None, *,
         else:
             band_lo[sel], band_hi[sel] = profiles.band_rows(prof_idx, metric_here, inp)
 
+    done = 0
     for mi, spec in enumerate(models.values()):
         sel = np.nonzero(ok & (model_code == mi))[0]
+        if progress:
+            progress(done, n, f"predicting {spec.id}")
+            done += len(sel)
         if len(sel) == 0:
             continue
         try:

@@ -22,9 +22,11 @@ command gives the same numbers from any folder (the pipeline passes its own prof
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +40,27 @@ PACKAGED = DATA_DIR / "calibration" / "profiles.json"
 #: band (multiplicative, 80 % central interval of measured/predicted) for uncalibrated predictions
 UNCALIBRATED_BAND = (0.5, 2.0)
 
+#: significant digits of every fitted number a profile stores (factors, overheads, band edges).
+#: Rounding moves a value by at most 0.5 % (5·10⁻³ relative, for a leading digit 1); the narrowest
+#: posterior of any fitted factor is ~3.5 % wide (1 sd, log units), and one measured row scatters
+#: by 15 %: the stored precision is an order below what the data determine. What it buys: a refit
+#: whose change to a factor is far inside its uncertainty usually leaves the stored value, the
+#: profile's content version, and every estimate made with it unchanged.
+SIG_DIGITS = 3
 
+
+def round_sig(x: float, digits: int = SIG_DIGITS) -> float:
+    """``x`` rounded to ``digits`` significant digits (0, inf and nan unchanged)."""
+    x = float(x)
+    if x == 0.0 or not math.isfinite(x):
+        return x
+    return round(x, digits - 1 - math.floor(math.log10(abs(x))))
+
+
+def content_hash(payload: object, n: int = 12) -> str:
+    """First ``n`` hex digits of sha256 of ``payload`` as canonical JSON (sorted keys)."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
 
 
 @dataclass(frozen=True)
@@ -71,6 +93,17 @@ class Profile:
                 "calibrated": self.calibrated, "n_rows": self.n_rows, "label": self.how,
                 "stack": self.stack or self.framework, "stack_label": self.stack_label,
                 "factors": self.efficiency.as_dict(), "bands": self.bands, "ranges": self.ranges}
+
+    def content_version(self) -> str:
+        """Hash of everything the profile says except its version: the same factors, bands,
+        ranges and labels give the same version in every fit and every file."""
+        d = self.to_json()
+        d.pop("version")
+        return content_hash(d)
+
+    def versioned(self) -> Profile:
+        """This profile with its version set to its :meth:`content_version`."""
+        return replace(self, version=self.content_version())
 
     @classmethod
     def from_json(cls, d: dict, origin: str = "profiles") -> Profile:
@@ -186,23 +219,44 @@ class ProfileSet:
         note = "" if framework == "generic" else f"stack {framework} not measured: reference stack used"
         return ref, note
 
-    def compose(self, platform: str, framework: str) -> tuple[Profile, str]:
-        """Hardware factors of ``platform`` composed with the stack of ``framework`` (cached)."""
+    def hardware_entry(self, platform: str, family: str = "") -> HardwareEntry | None:
+        """The hardware factors of ``platform``; for a platform the fit does not know (a user's
+        hardware YAML) those of its architecture ``family`` (an unmeasured member's: the family's
+        fitted die factors and label, ``inherited from ...``), else the defaults (``prior``), with the
+        bands of a platform without rows. ``None`` for a set without hardware entries."""
+        entry = self.hardware.get(platform.lower())
+        if entry is not None or not self.hardware:
+            return entry
+        unmeasured = next((e for e in self.hardware.values() if e.n_rows == 0), None)
+        bands = dict(unmeasured.bands) if unmeasured is not None else {}
+        fam = sorted((e for e in self.hardware.values() if family and e.family == family),
+                     key=lambda e: (e.n_rows > 0, e.platform))
+        if not fam:
+            return HardwareEntry(platform=platform, family=family, label="prior", bands=bands,
+                                 factors={k: getattr(DEFAULT, k) for k in HARDWARE_FACTORS})
+        src = fam[0]
+        # an unmeasured member carries the family's label already; a measured one is named
+        label = src.label if src.n_rows == 0 else f"inherited from {src.platform}"
+        return HardwareEntry(platform=platform, family=family, factors=dict(src.factors), label=label, bands=bands)
+
+    def compose(self, platform: str, framework: str, family: str = "") -> tuple[Profile, str]:
+        """Hardware factors of ``platform`` (:meth:`hardware_entry`) composed with the stack of
+        ``framework`` (cached)."""
         key = (platform.lower(), framework)
         if key in self._composed:
             p = self._composed[key]
             return p, p.how
-        hw = self.hardware.get(platform.lower())
+        hw = self.hardware_entry(platform, family)
         st, note = self.stack_for(framework, hw.family if hw else "")
         if hw is None:
             factors, label, bands, ranges, name = {}, "prior", {}, {}, platform
         else:
             factors, label, bands, ranges, name = hw.factors, hw.label, hw.bands, hw.ranges, hw.platform
         prof = Profile(platform=name, framework=framework if not note else st.stack,
-                       efficiency=compose(factors, st.factors), version=self.version,
-                       calibrated=label == "calibrated", n_rows=hw.n_rows if hw else 0, bands=bands,
-                       ranges=ranges, label=label + (f"; {note}" if note else ""), stack=st.stack,
-                       stack_label=st.label)
+                       efficiency=compose(factors, st.factors), calibrated=label == "calibrated",
+                       n_rows=hw.n_rows if hw else 0, bands=bands, ranges=ranges,
+                       label=label + (f"; {note}" if note else ""), stack=st.stack,
+                       stack_label=st.label).versioned()
         self._composed[key] = prof
         self._all.append(prof)
         return prof, prof.how
@@ -210,7 +264,7 @@ class ProfileSet:
     def __len__(self) -> int:
         return len(self.profiles)
 
-    def get(self, platform: str, framework: str) -> tuple[Profile, str]:
+    def get(self, platform: str, framework: str, family: str = "") -> tuple[Profile, str]:
         """The profile for a platform id and framework key, and how it was matched.
 
         Order: the platform × framework fit; the platform's fit over all its frameworks; the
@@ -222,7 +276,7 @@ class ProfileSet:
             p = k[(pl_, framework)]
             return p, p.how
         if self.hardware or self.stacks:
-            return self.compose(platform, framework)
+            return self.compose(platform, framework, family)
         if (pl_, "generic") in k:
             p = k[(pl_, "generic")]
             if not p.calibrated:
@@ -230,21 +284,23 @@ class ProfileSet:
             return p, "calibrated (platform, other framework)" if framework != "generic" else "calibrated"
         return DEFAULT_PROFILE, "prior"
 
-    def lookup_rows(self, hw_names, hw_ids, fw_keys):
-        """Per-row efficiency arrays, a calibration label per row, and profile indices."""
+    def lookup_rows(self, hw_names, hw_ids, fw_keys, families=None):
+        """Per-row efficiency arrays, a calibration label per row, and profile indices (``families``:
+        each row's architecture family, for hardware the set has no entry for)."""
         import polars as pl
 
         n = len(hw_ids)
-        keys = pl.select(pl.format("{}\x1f{}", pl.Series(list(hw_ids), dtype=pl.String),
-                                   pl.Series(list(fw_keys), dtype=pl.String)).alias("k")).get_column("k") \
+        fams = pl.Series(list(families) if families is not None else [""] * n, dtype=pl.String)
+        keys = pl.select(pl.format("{}\x1f{}\x1f{}", pl.Series(list(hw_ids), dtype=pl.String),
+                                   pl.Series(list(fw_keys), dtype=pl.String), fams).alias("k")).get_column("k") \
             if n else pl.Series("k", [], dtype=pl.String)
         uniq = keys.unique().sort().to_list()
         inv = keys.replace_strict({u: i for i, u in enumerate(uniq)}, return_dtype=pl.Int64).to_numpy()
         u_idx = np.zeros(len(uniq), dtype=int)
         u_lab = np.empty(len(uniq), dtype=object)
         for i, key in enumerate(uniq):
-            h, f = str(key).split("\x1f")
-            prof, how = self.get(h, f)
+            h, f, fam = str(key).split("\x1f")
+            prof, how = self.get(h, f, fam)
             u_idx[i] = next(j for j, p in enumerate(self._all) if p is prof)
             u_lab[i] = f"{how}: {prof.id}" if prof is not DEFAULT_PROFILE else how
         idx = u_idx[inv] if n else np.zeros(0, dtype=int)
@@ -348,6 +404,31 @@ def load_profiles(path: str | os.PathLike) -> ProfileSet:
     version = str(data.get("version", "")) if isinstance(data, dict) else ""
     return ProfileSet([Profile.from_json(e, str(p)) for e in entries], source=str(p), hardware=hw, stacks=st,
                       version=version or "unversioned")
+
+
+def load_profile_files(paths) -> ProfileSet:
+    """One profile set from several files (a path or a list): their hardware entries, stacks and
+    profiles together (the first file's where two name the same one; the pipeline's files of one
+    fit agree)."""
+    if isinstance(paths, (str, os.PathLike)):
+        return load_profiles(paths)
+    sets = [load_profiles(p) for p in paths]
+    if not sets:
+        raise GenzError("profiles: no profile files given")
+    if len(sets) == 1:
+        return sets[0]
+    hardware: dict = {}
+    stacks: dict = {}
+    profiles: dict = {}
+    for ps in sets:
+        for k, h in ps.hardware.items():
+            hardware.setdefault(k, h)
+        for k, st in ps.stacks.items():
+            stacks.setdefault(k, st)
+        for prof in ps.profiles:
+            profiles.setdefault((prof.platform.lower(), prof.framework), prof)
+    return ProfileSet(list(profiles.values()), source=", ".join(ps.source for ps in sets),
+                      hardware=list(hardware.values()), stacks=list(stacks.values()), version=sets[0].version)
 
 
 @functools.lru_cache(maxsize=8)

@@ -401,10 +401,31 @@ def scenario_key(row: dict) -> str:
 
 
 def with_scenario_ids(df: pl.DataFrame) -> pl.DataFrame:
-    """Add ``scenario_id`` (16 hex digits of sha256 of :func:`scenario_key`)."""
-    cols = [c for c in KEY_COLUMNS if c in df.columns]
-    ids = [hashlib.sha256(scenario_key(r).encode()).hexdigest()[:16] for r in df.select(cols).iter_rows(named=True)]
+    """Add ``scenario_id`` (16 hex digits of sha256 of :func:`scenario_key`).
+
+    The key text is assembled column-wise: each column's distinct values are rendered once (as
+    :func:`scenario_key` renders them: ``"k":"v"``, or nothing for a blank), then joined per row in
+    key order, so a grid of 10⁵ rows with a few distinct values per column costs one hash per row."""
+    cols = [c for c in sorted(KEY_COLUMNS) if c in df.columns]
+    if df.height == 0:
+        return df.with_columns(scenario_id=pl.lit(None, dtype=pl.String))
+    parts = []
+    for c in cols:
+        col = df.get_column(c)
+        frag = {v: _key_fragment(c, v) for v in col.unique().to_list()}
+        text = {k: v for k, v in frag.items() if k is not None}
+        parts.append(col.replace_strict(text, default=None, return_dtype=pl.String).alias(c)
+                     if text else pl.Series(c, [None] * df.height, dtype=pl.String))
+    body = pl.DataFrame(parts).select(pl.concat_str(pl.all(), separator=",", ignore_nulls=True).alias("k"))
+    keys = body.get_column("k").fill_null("").to_list()
+    ids = [hashlib.sha256(("{" + k + "}").encode()).hexdigest()[:16] for k in keys]
     return df.with_columns(scenario_id=pl.Series(ids, dtype=pl.String))
+
+
+def _key_fragment(column: str, value) -> str | None:
+    """One column's part of :func:`scenario_key` (``None`` for a blank cell)."""
+    text = scenario_key({column: value})
+    return text[1:-1] or None
 
 
 def discover(folder: str | Path, exclude: tuple[str, ...] = ("usecases.yaml",)) -> dict[str, Path]:

@@ -16,7 +16,7 @@ from ..catalog.hardware import get_hardware
 from ..catalog.zoo import get_model
 from ..errors import GenzError
 from ..perf.predict import operators_frame, predict_frame
-from ..perf.profiles import ProfileSet, load_profiles
+from ..perf.profiles import ProfileSet, load_profile_files, load_profiles
 from ..perf.scenarios import METRICS
 from ..requirements.slo import slo_columns
 from ..store.schemas import SCHEMA_VERSION, EstimateFrame, OperatorFrame, validate_frame
@@ -135,9 +135,10 @@ def estimate_shard(spec: str | Path, hardware: str, part: int, shard_size: int, 
     return est.height
 
 
-def requirements_for_experiment(spec: str | Path, profiles_path: str | Path, out_requirements: str | Path,
+def requirements_for_experiment(spec: str | Path, profiles_path, out_requirements: str | Path,
                                 out_deployments: str | Path, max_devices: int = 8) -> int:
-    """SLO requirement search over an experiment's models × use cases × platforms (genz.requirements)."""
+    """SLO requirement search over an experiment's models × use cases × platforms (genz.requirements),
+    with the profiles of one file or of several (the pipeline passes its platforms' files)."""
     from ..requirements import RESOURCES, search
 
     exp = X.load(spec)
@@ -147,7 +148,7 @@ def requirements_for_experiment(spec: str | Path, profiles_path: str | Path, out
     resources = tuple(exp.requirements.get("resources") or RESOURCES)
     fw = str(next(iter(axes.get("framework", [None]))))
     res = search([str(m) for m in axes["model"]], [str(u) for u in axes["use_case"]],
-                 [str(h) for h in axes["hardware"]], exp.usecases_path, load_profiles(profiles_path),
+                 [str(h) for h in axes["hardware"]], exp.usecases_path, load_profile_files(profiles_path),
                  max_devices=max_devices, resources=resources, framework=fw)
     req = res["requirements"].with_columns(experiment=pl.lit(exp.name))
     dep = res["deployments"].with_columns(experiment=pl.lit(exp.name))

@@ -1,9 +1,7 @@
 # Calibration: kernel-timing priors (fitted once), one joint fit (hardware factors per platform,
-# pooled per architecture family; software factors per serving stack, shared across platforms),
-# per-platform extracts that the estimate shards read, cross-validation (by model and
-# leave-one-source-out) and the merged file.
-
-
+# pooled per architecture family; software factors per serving stack, shared across platforms) with
+# its cross-validation (by model and leave-one-source-out, fits cached by content), the merged file,
+# and the content-addressed profile files the estimate shards read.
 rule fit_operator_priors:
     input:
         tables=OPERATOR_TABLES,
@@ -24,58 +22,20 @@ rule fit_operator_priors:
         "../scripts/fit_operator_priors.py"
 
 
-rule fit_profiles:
+# the joint fit and its cross-validation in one job: the fit runs as one more task of the folds'
+# worker pool. Declared outputs: the fit, and a stamp of the validation and bands (Snakemake deletes
+# a job's outputs before it runs; the previous validation and bands must survive a failed run).
+rule calibrate:
     input:
         measurements=MEASUREMENT_FILES,
         priors="results/calibration/operator_priors.json",
     output:
-        "results/calibration/fit.json",
-    log:
-        "results/logs/fit_profiles.log",
-    benchmark:
-        "results/benchmarks/fit_profiles.tsv"
-    conda:
-        "../envs/genz.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-    params:
-        code=GENZ_FINGERPRINT,
-    script:
-        "../scripts/fit_profiles.py"
-
-
-rule fit_platform:
-    input:
         fit="results/calibration/fit.json",
-    output:
-        "results/calibration/profiles/{platform}.json",
+        validation=VALIDATION_STAMP,
     log:
-        "results/logs/fit_platform/{platform}.log",
-    localrule: True
-    conda:
-        "../envs/genz.yaml"
-    threads: 1
-    resources:
-        mem_mb=500,
-    params:
-        code=GENZ_FINGERPRINT,
-        hardware=platform_name,
-    script:
-        "../scripts/fit_platform.py"
-
-
-rule validate_calibration:
-    input:
-        measurements=MEASUREMENT_FILES,
-        priors="results/calibration/operator_priors.json",
-    output:
-        validation="results/calibration/validation.parquet",
-        bands="results/calibration/bands.json",
-    log:
-        "results/logs/validate_calibration.log",
+        "results/logs/calibrate.log",
     benchmark:
-        "results/benchmarks/validate_calibration.tsv"
+        "results/benchmarks/calibrate.tsv"
     conda:
         "../envs/genz.yaml"
     threads: 2
@@ -84,14 +44,17 @@ rule validate_calibration:
     params:
         code=GENZ_FINGERPRINT,
         folds=config["folds"],
+        validation=VALIDATION,
+        bands=BANDS,
+        cache="results/calibration/cv-cache",
     script:
-        "../scripts/validate_calibration.py"
+        "../scripts/calibrate.py"
 
 
 rule merge_profiles:
     input:
         profiles="results/calibration/fit.json",
-        bands="results/calibration/bands.json",
+        validation=VALIDATION_STAMP,
     output:
         "results/calibration/profiles.json",
     log:
@@ -104,5 +67,31 @@ rule merge_profiles:
         mem_mb=500,
     params:
         code=GENZ_FINGERPRINT,
+        bands=BANDS,
     script:
         "../scripts/merge_profiles.py"
+
+
+# The profiles each estimate shard reads, one file per (experiment, platform), written only where
+# their content changed (genz.calibrate.publish). A checkpoint: once it has run, Snakemake looks at
+# the files' times again and re-estimates only the shards whose profiles changed.
+checkpoint publish_profiles:
+    input:
+        profiles="results/calibration/profiles.json",
+        hardware=GRID_HARDWARE_FILES,
+    output:
+        PUBLISHED_STAMP,
+    log:
+        "results/logs/publish_profiles.log",
+    localrule: True
+    conda:
+        "../envs/genz.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+    params:
+        code=GENZ_FINGERPRINT,
+        folder=PUBLISHED,
+        wanted=PUBLISHED_WANTED,
+    script:
+        "../scripts/publish_profiles.py"

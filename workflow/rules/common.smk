@@ -123,3 +123,76 @@ def report_summary():
     from genz.report.reporting import run_summary
 
     return run_summary(config["warehouse"], config["reports"], time.time() - START_TIME)
+
+
+def _grid_file(value):
+    """A grid cell that names a file (a config.json or YAML path), else None."""
+    v = str(value)
+    return v if v.endswith((".json", ".yaml", ".yml")) and Path(v).is_file() else None
+
+
+def grid_files(wildcards):
+    """Files a shard (or the requirement search) of one experiment reads besides its spec: the model
+    configs its grid names by path (every shard has every model) and, for a shard, its own hardware
+    YAML (all of them for the requirement search), so editing one reruns exactly what reads it.
+    """
+    own = getattr(wildcards, "hardware", None)
+    files = set()
+    for axis, values in SPECS[wildcards.experiment].axes:
+        for v in values:
+            cells = v.items() if isinstance(v, dict) else [(axis, v)]
+            for col, cell in cells:
+                if col in ("model", "draft_model") or (
+                    col == "hardware" and (own is None or X.hardware_slug(cell) == own)
+                ):
+                    files.add(_grid_file(cell))
+    return sorted(f for f in files if f)
+
+
+# ----------------------------------------------------------------------------------------------
+# calibration outputs and the content-addressed profile files the shards read
+# (workflow/rules/calibration.smk; genz.calibrate.publish)
+# ----------------------------------------------------------------------------------------------
+import os
+
+from genz.calibrate import publish as PUB
+
+VALIDATION = "results/calibration/validation.parquet"
+BANDS = "results/calibration/bands.json"
+VALIDATION_STAMP = "results/calibration/validation.stamp"
+PUBLISHED = "results/calibration/published"
+PUBLISHED_STAMP = "results/calibration/profiles-published.stamp"
+# (experiment/platform.json) -> (hardware as the grid names it, framework keys its rows name)
+PUBLISHED_WANTED = {
+    f"{e}/{X.hardware_slug(h)}.json": (str(h), PUB.grid_frameworks(SPECS[e].axes))
+    for e in SPECS
+    for h in dict(SPECS[e].axes)["hardware"]
+}
+# user hardware YAMLs named by the grids (presets are part of the code fingerprint)
+GRID_HARDWARE_FILES = sorted(
+    {h for h, _ in PUBLISHED_WANTED.values() if h.endswith((".yaml", ".yml"))}
+)
+
+
+# the stamp says every published file is current: one that went missing (deleted by hand) makes it
+# stale, so it is dated back to 1970 and the checkpoint runs again (it rewrites only what is missing)
+if Path(PUBLISHED_STAMP).exists() and any(
+    not Path(PUBLISHED, rel).is_file() for rel in PUBLISHED_WANTED
+):
+    os.utime(PUBLISHED_STAMP, (0, 0))
+
+
+def published_profile(wildcards):
+    """The profile file of one shard (after the checkpoint has written it where it changed)."""
+    checkpoints.publish_profiles.get()
+    return f"{PUBLISHED}/{wildcards.experiment}/{wildcards.hardware}.json"
+
+
+def published_profiles(wildcards):
+    """Every profile file of one experiment (the requirement search reads its platforms')."""
+    checkpoints.publish_profiles.get()
+    return [
+        f"{PUBLISHED}/{rel}"
+        for rel in sorted(PUBLISHED_WANTED)
+        if rel.startswith(f"{wildcards.experiment}/")
+    ]

@@ -6,7 +6,8 @@
 rule estimate_shard:
     input:
         spec=experiment_inputs,
-        profiles="results/calibration/profiles/{hardware}.json",
+        profiles=published_profile,
+        files=grid_files,
     output:
         estimates="results/estimates/experiment={experiment}/hardware={hardware}/part-{part}.parquet",
         operators="results/operators/experiment={experiment}/hardware={hardware}/part-{part}.parquet",
@@ -18,7 +19,9 @@ rule estimate_shard:
         "results/benchmarks/estimate_shard/{experiment}/{hardware}/part-{part}.tsv"
     conda:
         "../envs/genz.yaml"
-    threads: 2
+    # one thread: a shard is mostly single-threaded Python and numpy; two shards side by side
+    # use two cores, where one two-thread shard left the second idle
+    threads: 1
     resources:
         mem_mb=2000,
     params:

@@ -4,7 +4,8 @@
 rule requirements:
     input:
         spec=experiment_inputs,
-        profiles="results/calibration/profiles.json",
+        profiles=published_profiles,
+        files=grid_files,
     output:
         requirements="results/requirements/experiment={experiment}/requirements.parquet",
         deployments="results/requirements/experiment={experiment}/deployments.parquet",

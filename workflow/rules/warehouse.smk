@@ -11,7 +11,7 @@ rule warehouse:
         operators=intact(shard_paths("operators")),
         measurements=MEASUREMENT_FILES,
         profiles="results/calibration/profiles.json",
-        validation="results/calibration/validation.parquet",
+        validation=VALIDATION_STAMP,
         requirements=intact(requirement_paths("requirements")),
         deployments=intact(requirement_paths("deployments")),
         frontier=intact(frontier_paths()),
@@ -32,5 +32,6 @@ rule warehouse:
         schema=SCHEMA_VERSION,
         experiments=list(EXPERIMENTS),
         db=config["warehouse"],
+        validation=VALIDATION,
     script:
         "../scripts/warehouse.py"

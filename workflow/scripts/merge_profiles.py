@@ -8,5 +8,5 @@ from _rule import setup
 setup(snakemake)  # noqa: F821
 from genz.calibrate import calibration  # noqa: E402
 
-pset = calibration.merge_profile_files(snakemake.input.profiles, snakemake.input.bands, snakemake.output[0])  # noqa: F821
+pset = calibration.merge_profile_files(snakemake.input.profiles, snakemake.params.bands, snakemake.output[0])  # noqa: F821
 print(f"{len(pset)} profiles", file=sys.stderr)

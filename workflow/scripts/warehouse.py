@@ -12,7 +12,7 @@ counts = warehouse.build(
     snakemake.params.db,  # noqa: F821
     estimates=snakemake.input.estimates, operators=snakemake.input.operators,  # noqa: F821
     measurements=snakemake.input.measurements, profiles=snakemake.input.profiles,  # noqa: F821
-    validation=snakemake.input.validation,  # noqa: F821
+    validation=snakemake.params.validation,  # noqa: F821
     requirements=list(snakemake.input.requirements), deployments=list(snakemake.input.deployments),  # noqa: F821
     frontier=list(snakemake.input.frontier),  # noqa: F821
     run={"genz_fingerprint": snakemake.params.code, "schema_version": snakemake.params.schema,  # noqa: F821
