@@ -647,8 +647,12 @@ def _file_hash(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-def merge_profile_files(paths: str | Path | list[str | Path], bands_path: str | Path | None, out: str | Path) -> ProfileSet:
-    """The joint fit's profile file(s) plus the cross-validated bands, as one profiles JSON (atomic)."""
+def merge_profile_files(paths: str | Path | list[str | Path], bands_path: str | Path | None, out: str | Path,
+                        serving: Sequence[str | Path] = ()) -> ProfileSet:
+    """The joint fit's profile file(s) plus the cross-validated bands, as one profiles JSON (atomic);
+    with ``serving`` (closed-loop serving-benchmark CSVs), the stack generations fitted on them
+    (:func:`genz.calibrate.stackfit.with_fitted_stacks`: software factors only, the chips' factors
+    as the joint fit left them)."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
     sets = [load_profiles(p) for p in sorted(Path(x) for x in paths)]
@@ -668,6 +672,10 @@ def merge_profile_files(paths: str | Path | list[str | Path], bands_path: str | 
                       stacks=list(base.stacks.values()), version=base.version)
     info: dict = json.loads(Path(bands_path).read_text()) if bands_path and Path(bands_path).exists() else {}
     pset = merge_step(pset, info)
+    if serving:
+        from . import stackfit
+
+        pset = stackfit.with_fitted_stacks(pset, serving)
     _write_json({"code": code_fingerprint(), "coverage_80": info.get("coverage_80"),
                  "coverage_80_source": info.get("coverage_80_source"),
                  "band_scale": info.get("scale"), **pset.payload()}, out)

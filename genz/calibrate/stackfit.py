@@ -201,3 +201,32 @@ def stack_entries(fit: dict[str, StackFactors], rows: ServingRows) -> list[dict]
         out.append({"stack": s, "factors": f.as_dict(), "label": f"measured ({n} serving rows, stackfit)",
                     "n_rows": n, "base": "", "public": True, "identified": list(FIT)})
     return out
+
+
+def with_fitted_stacks(pset: ProfileSet, paths) -> ProfileSet:
+    """``pset`` with the stack generations fitted on the closed-loop serving rows of ``paths``
+    (CSV files in the measurement format with a ``concurrency`` column, e.g.
+    ``calibration/serving_benchmarks/``) replacing their fallback factors.
+
+    The chips keep ``pset``'s hardware factors (physics first: these rows move only software), each
+    fitted stack's factors are stored at the profiles' precision (:func:`genz.perf.profiles.round_sig`)
+    and labelled ``measured (n serving rows, stackfit)``; stacks without rows are unchanged. No file:
+    ``pset`` as it is."""
+    from ..catalog.files import read_table
+    from ..perf.profiles import StackEntry, round_sig
+
+    files = list(paths)
+    if not files:
+        return pset
+    meas = pl.concat([read_table(str(p)) for p in files], how="diagonal_relaxed")
+    rows = prepare(meas.select(pl.all().cast(pl.String)), pset)
+    if not len(rows.metric):
+        return pset
+    fit = fit_all(rows, np.ones(len(rows.metric), dtype=bool))
+    entries = []
+    for e in stack_entries(fit, rows):
+        e["factors"] = {k: round_sig(float(v)) for k, v in e["factors"].items()}
+        entries.append(StackEntry.from_json(e))
+    stacks = {**pset.stacks, **{e.stack: e for e in entries}}
+    return ProfileSet(list(pset.profiles), source=pset.source, hardware=list(pset.hardware.values()),
+                      stacks=list(stacks.values()), version=pset.version)

@@ -55,6 +55,7 @@ rule merge_profiles:
     input:
         profiles="results/calibration/fit.json",
         validation=VALIDATION_STAMP,
+        serving=SERVING_FILES,
     output:
         "results/calibration/profiles.json",
     log:

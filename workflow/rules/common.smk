@@ -49,6 +49,10 @@ WAREHOUSE_STAMP = str(Path(config["warehouse"]).with_suffix(".stamp"))
 # every measurement CSV anywhere under the folder: rows are routed by their `hardware` column
 # (resolved case-insensitively like everywhere else), so folders are only for people
 MEASUREMENT_FILES = sorted(str(p) for p in Path(config["measurements"]).rglob("*.csv"))
+# closed-loop serving rows: the stack generations' software factors are fitted on them
+SERVING_FILES = sorted(
+    str(p) for p in Path(config["serving_benchmarks"]).rglob("*.csv")
+)
 PLATFORMS = sorted(GRID_HARDWARE)
 # exactly the kernel-timing tables the operator-prior fit reads (none: the fit keeps the defaults)
 OPERATOR_TABLES = (

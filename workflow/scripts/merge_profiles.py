@@ -8,5 +8,10 @@ from _rule import setup
 setup(snakemake)  # noqa: F821
 from genz.calibrate import calibration  # noqa: E402
 
-pset = calibration.merge_profile_files(snakemake.input.profiles, snakemake.params.bands, snakemake.output[0])  # noqa: F821
+pset = calibration.merge_profile_files(
+    snakemake.input.profiles,  # noqa: F821
+    snakemake.params.bands,  # noqa: F821
+    snakemake.output[0],  # noqa: F821
+    serving=list(snakemake.input.serving),  # noqa: F821
+)
 print(f"{len(pset)} profiles", file=sys.stderr)
