@@ -422,7 +422,7 @@ def frontier(
         check_output(output)
     if not interactivity > 0:
         raise GenzError(f"interactivity: {interactivity:g} must be > 0 (output tokens/s per user)")
-    precs = [fr.Precision.parse(p) for p in precision] if precision else [fr.Precision()]
+    precs = [fr.Precision.parse(p) for p in precision] if precision else []  # none: as the checkpoint ships
     pts = fr.sweep(model, hardware, isl, osl, devices=devices, concurrency=fr.parse_concurrency(concurrency),
                    precisions=precs, length_ratio=length_ratio, framework=framework,
                    disagg=fr.parse_disagg(disagg) if disagg else fr.DISAGG, profiles=default_profiles(profiles))

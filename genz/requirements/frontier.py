@@ -249,7 +249,7 @@ _KEEP = ("ttft_ms", "ttft_ms_low", "ttft_ms_high", "tpot_ms", "tpot_ms_low", "tp
 
 def sweep(model: str, hardware: Sequence[str], input_tokens: int, output_tokens: int, *,
           devices: int = DEVICES, concurrency: Sequence[int] = CONCURRENCY,
-          precisions: Sequence[Precision] = (Precision(),), length_ratio: float = LENGTH_RATIO,
+          precisions: Sequence[Precision] = (), length_ratio: float = LENGTH_RATIO,
           framework: str | None = None, disagg: Sequence[tuple[int, int]] = DISAGG,
           profiles: ProfileSet | None = None) -> pl.DataFrame:
     """Predict every (hardware, precision, deployment, concurrency) point and mark each hardware's
