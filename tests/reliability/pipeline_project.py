@@ -10,6 +10,7 @@ with no traceback and no "internal error", and that nothing already built change
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -30,9 +31,17 @@ SMALL = ("grid:\n  model: [meta-llama/Llama-3.1-8B]\n  hardware: [H100-SXM-80GB]
 
 
 def run(project: Path, *extra: str, dry: bool = False, timeout: int = 300) -> subprocess.CompletedProcess:
-    """``snakemake [-n] --cores 2 --directory .test reports/all [extra]`` in ``project``."""
+    """``snakemake [-n] --cores 2 --directory .test reports/all [extra]`` in ``project``; with
+    ``GENZ_RELIABILITY_LOG=PATH`` its exit status and whole output are appended to PATH (the closing
+    note greps the suite's outputs for "internal error")."""
     cmd = [*SNAKEMAKE, *(["-n"] if dry else []), *TARGET, *extra]
-    return subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=timeout)
+    log = os.environ.get("GENZ_RELIABILITY_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(f"snakemake {' '.join(cmd[3:])} | rc={p.returncode} | {project.name}\n"
+                     + "".join(f"    {line}\n" for line in (p.stdout + p.stderr).splitlines()))
+    return p
 
 
 def built(tmp_path_factory) -> Path:

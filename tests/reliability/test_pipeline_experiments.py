@@ -107,6 +107,7 @@ def test_a_billion_scenarios_are_refused_before_the_job_graph(project):
     assert snapshot(project) == before
 
 
+@pytest.mark.slow  # three new experiments estimated, the warehouse and the reports rebuilt (~30 s)
 def test_file_names_with_a_quote_a_space_or_unicode_run_under_their_name(project):
     """Shard paths and the warehouse use the validated `name:`, never the file name: a file named
     `it's.yaml` (or with a space, or non-ASCII) runs like any other, and nothing is skipped."""
