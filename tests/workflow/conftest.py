@@ -62,11 +62,6 @@ def make_test_project(dest: Path) -> Path:
     return dest
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: needs more than this machine's Python (a Slurm cluster); "
-                                       "deselect with -m 'not slow'")
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return make_project(tmp_path / "proj")
