@@ -67,13 +67,13 @@ def _truncated_kernel_table(project):
 
 # (case, how to break the project, the rule that stops, fragments of the one line)
 CASES = [
-    ("measurement value below zero", _value_below_zero, "fit_profiles",
+    ("measurement value below zero", _value_below_zero, "calibrate",
      ("bad.csv: row 4, column value: value '-1.0' fails greater_than(0)",)),
-    ("measurement on unknown hardware", _unknown_hardware, "fit_profiles",
+    ("measurement on unknown hardware", _unknown_hardware, "calibrate",
      ("bad.csv: row 3, column hardware: hardware: unknown", "Acme-X1")),
-    ("measurement without a metric column", _no_metric_column, "fit_profiles", ("bad.csv", "metric")),
-    ("measurement file in latin-1", _latin1_bytes, "fit_profiles", ("bad.csv",)),
-    ("empty measurement file", _empty_file, "fit_profiles", ("bad.csv",)),
+    ("measurement without a metric column", _no_metric_column, "calibrate", ("bad.csv", "metric")),
+    ("measurement file in latin-1", _latin1_bytes, "calibrate", ("bad.csv",)),
+    ("empty measurement file", _empty_file, "calibrate", ("bad.csv",)),
     ("kernel-timing table truncated", _truncated_kernel_table, "fit_operator_priors",
      ("gemm_perf.parquet: cannot use this kernel-timing table",)),
     ("report template with a syntax error", _broken_template, "reports",
@@ -89,9 +89,10 @@ def test_job_stops_with_one_line(project, breaks, rule, fragments):
     one_line_error(p, *fragments)
     assert f"Error in rule {rule}:" in p.stdout + p.stderr
     # every result in place, but the failed job's own output, which Snakemake removes (the next
-    # successful run makes it again; fit.json is the joint fit, reports/all the reports folder)
-    own = {"fit_profiles": "results/calibration/fit.json", "reports": "reports/",
-           "fit_operator_priors": "results/calibration/operator_priors.json"}[rule]
+    # successful run makes it again; fit.json and validation.stamp are the calibrate job's, reports/all the reports folder)
+    own = {"calibrate": ("results/calibration/fit.json", "results/calibration/validation.stamp"),
+           "reports": ("reports/",),
+           "fit_operator_priors": ("results/calibration/operator_priors.json",)}[rule]
     kept = {k: v for k, v in before.items() if not k.startswith(own)}
     assert {k: v for k, v in snapshot(project).items() if not k.startswith(own)} == kept
     assert kept and "results/warehouse.duckdb" in kept and "results/calibration/profiles.json" in kept
