@@ -99,11 +99,17 @@ class Precision:
                 dtypes.canonical(p, f"precision {field}")
         return cls(parts[0], (parts[1] or None) if len(parts) > 1 else None, (parts[2] or None) if len(parts) > 2 else None)
 
-    def resolved(self) -> tuple[str, str, str]:
-        """(weight, act, kv) canonical names with the defaults filled in."""
+    def resolved(self, hw: Hardware | None = None) -> tuple[str, str, str]:
+        """(weight, act, kv) canonical names with the defaults filled in. 4-bit float weights with no
+        activation format given are served as the stacks serve MXFP4/NVFP4 checkpoints: W4A8 (fp8
+        activations) on a chip with fp4 units, weight-only W4A16 (bf16) on one without (``hw``)."""
         w = dtypes.canonical(self.weight, "precision weight")
-        a = dtypes.canonical(self.act, "precision act") if self.act else (dtypes.default_act_dtype(self.weight) or w)
-        k = dtypes.canonical(self.kv, "precision kv") if self.kv else a
+        if not self.act and w == "fp4" and hw is not None:
+            a = "fp8" if "fp4" in hw.peak_flops else "bf16"
+        else:
+            a = dtypes.canonical(self.act, "precision act") if self.act else (dtypes.default_act_dtype(self.weight)
+                                                                              or w)
+        k = dtypes.canonical(self.kv, "precision kv") if self.kv else dtypes.default_kv_dtype(a)
         return w, a, k
 
 
@@ -265,15 +271,16 @@ def sweep(model: str, hardware: Sequence[str], input_tokens: int, output_tokens:
     if not hws:
         raise GenzError("hardware: give at least one (-H H100-SXM-80GB)")
     # no precision given: the checkpoint as published (config.json quantization_config: gpt-oss's
-    # MXFP4 experts, DeepSeek-V3's FP8), else 16-bit
-    native = Precision(weight=spec.served_weights or "bf16")
-    precs = [(p, p.resolved()) for p in precisions] or [(native, native.resolved())]
+    # MXFP4 experts, DeepSeek-V3's FP8), else 16-bit; 4-bit weights are served W4A8 (the MXFP4 MoE
+    # kernels' MXFP8 activations) where fp4 units exist, W4A16 elsewhere (Precision.resolved)
+    precs = list(precisions) or [Precision(weight=spec.served_weights or "bf16")]
     conc = sorted({int(c) for c in concurrency})
     meta: list[dict] = []
     rows: list[dict] = []
     for name, hw in zip(hardware, hws):
         for dep in enumerate_deployments(spec.id, hw, int(devices), disagg):
-            for prec, (w, a, k) in precs:
+            for prec in precs:
+                w, a, k = prec.resolved(hw)
                 for c in conc:
                     sc = scenario_row(dep, c, float(length_ratio))
                     i = len(meta)
@@ -289,7 +296,7 @@ def sweep(model: str, hardware: Sequence[str], input_tokens: int, output_tokens:
                     })
                     rows.append({"_point": i, "model": spec.id, "hardware": hw.id, "framework": framework,
                                      "input_tokens": int(input_tokens), "output_tokens": int(output_tokens),
-                                 "weight_dtype": prec.weight, "act_dtype": prec.act, "kv_dtype": prec.kv, **sc})
+                                 "weight_dtype": w, "act_dtype": a, "kv_dtype": k, **sc})
     points = pl.DataFrame(meta, infer_schema_length=None).with_columns(
         pl.col("framework").cast(pl.String), pl.col("_point").cast(pl.Int64))
     if rows:

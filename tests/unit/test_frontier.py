@@ -367,3 +367,17 @@ def test_experiment_frontier_block_is_checked(tmp_path):
     p.write_text(TINY.replace("  devices: 2", "  gpus: 2"))
     with pytest.raises(GenzError, match="allowed keys: concurrency, devices, disagg, enabled"):
         X.load(p)
+
+
+def test_fp4_checkpoints_are_served_w4a8_with_fp4_units_and_weight_only_without():
+    """MXFP4 weights with no activation format: W4A8 (fp8 activations and KV) on B200, which has fp4
+    units; weight-only W4A16 (bf16 activations and KV) on H100, which has none (issue 14)."""
+    p = fr.Precision("mxfp4")
+    assert p.resolved(get_hardware("B200-SXM-180GB")) == ("fp4", "fp8", "fp8")
+    assert p.resolved(get_hardware("H100-SXM-80GB")) == ("fp4", "bf16", "bf16")
+    assert fr.Precision("fp4", "fp8", "bf16").resolved(get_hardware("H100-SXM-80GB")) == ("fp4", "fp8", "bf16")
+    # a model's published format is the default: gpt-oss ships MXFP4 experts, DeepSeek-R1 FP8
+    pts = fr.sweep("openai/gpt-oss-120b", ["H100-SXM-80GB", "B200-SXM-180GB"], 1024, 1024, devices=2,
+                   concurrency=[4], disagg=())
+    got = {r["hardware"]: (r["weight_dtype"], r["act_dtype"], r["kv_dtype"]) for r in pts.iter_rows(named=True)}
+    assert got == {"H100-SXM-80GB": ("fp4", "bf16", "bf16"), "B200-SXM-180GB": ("fp4", "fp8", "fp8")}
