@@ -322,11 +322,36 @@ def test_framework_versions_resolve_to_the_nearest_generation():
     assert resolve_framework("ATOM 0.1.1")[0] == "atom"
 
 
+#: the stack generations fitted on the serving rows (merge_profiles -> the shipped snapshot)
+GENERATIONS = ("vllm-0.13", "trtllm-1", "atom", "dynamo", "sglang")
+
+
+def _without_generations():
+    """The shipped profiles as they were before the serving rows were fitted (no generation stacks)."""
+    from genz.perf.profiles import ProfileSet, default_profiles
+
+    base = default_profiles()
+    return ProfileSet(base.profiles, source=base.source, hardware=list(base.hardware.values()),
+                      stacks=[s for k, s in base.stacks.items() if k not in GENERATIONS], version=base.version)
+
+
+def test_shipped_generations_are_fitted_on_the_serving_rows():
+    from genz.perf.profiles import default_profiles
+
+    stacks = default_profiles().stacks
+    for s in ("vllm-0.13", "trtllm-1", "atom", "dynamo"):
+        assert stacks[s].label.startswith("measured (") and stacks[s].label.endswith("serving rows, stackfit)"), s
+    row = dict(model="openai/gpt-oss-120b", hardware="H100-SXM-80GB", tp="2", weight_dtype="fp4",
+               input_tokens="1024", output_tokens="1024", concurrency="4", framework="vLLM 0.10")
+    lab = predict_frame(pl.DataFrame([row])).get_column("calibration")[0]
+    assert "not measured" not in lab and "vllm 0.10 resolved to vllm-0.13" in lab
+
+
 def test_unfitted_generations_fall_back_and_the_label_says_so():
     rows = [dict(model="openai/gpt-oss-120b", hardware="H100-SXM-80GB", tp="2", weight_dtype="fp4",
                  input_tokens="1024", output_tokens="1024", concurrency="4", framework=fw)
             for fw in ("vLLM 0.10", "TensorRT-LLM via NVIDIA Dynamo", "ATOM 0.1")]
-    lab = predict_frame(pl.DataFrame(rows)).get_column("calibration").to_list()
+    lab = predict_frame(pl.DataFrame(rows), _without_generations()).get_column("calibration").to_list()
     assert "stack vllm-0.13 not measured: vllm used" in lab[0] and "vllm 0.10 resolved to vllm-0.13" in lab[0]
     assert "stack dynamo not measured: trtllm used" in lab[1]  # dynamo -> its runtime trtllm-1 -> trtllm
     assert "stack atom not measured: reference stack used" in lab[2]
@@ -334,10 +359,9 @@ def test_unfitted_generations_fall_back_and_the_label_says_so():
 
 def test_a_stack_generation_fit_moves_only_that_stacks_software_factors():
     from genz.calibrate import stackfit
-    from genz.perf.profiles import default_profiles
 
     meas = pl.read_csv(SERVING, infer_schema=False).filter(pl.col("framework").str.starts_with("vLLM"))
-    rows = stackfit.prepare(meas, default_profiles())
+    rows = stackfit.prepare(meas, _without_generations())  # starts from the 2024 vllm stack
     assert set(rows.stack.tolist()) == {"vllm-0.13"} and len(rows.metric) == 3 * 26  # 26 points: ttft, tpot, tput
     before = stackfit.predict(rows, rows.start)
     fit = stackfit.fit_stack(rows, np.ones(len(rows.metric), dtype=bool), ["vllm-0.13"], rows.start["vllm-0.13"])

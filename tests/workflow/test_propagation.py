@@ -142,7 +142,9 @@ def test_user_hardware_and_model_files_in_a_grid(project):
     hw = re.sub(r"(?m)^aliases: .*$", "aliases: []", hw)
     (project / "my_hw" / "acme-x1.yaml").write_text(hw)
     (project / "models").mkdir()
-    (project / "models" / "config.json").write_text(json.dumps(TINY_CONFIG))
+    # the tiny model's 512-token context would make the smoke grid's use cases context errors
+    tiny = dict(TINY_CONFIG, max_position_embeddings=131_072)
+    (project / "models" / "config.json").write_text(json.dumps(tiny))
     spec = project / "experiments" / "smoke.yaml"
     text = spec.read_text()
     text = text.replace("hardware: [H100-SXM-80GB, MI300X]", "hardware: [H100-SXM-80GB, MI300X, my_hw/acme-x1.yaml]")
@@ -163,7 +165,7 @@ def test_user_hardware_and_model_files_in_a_grid(project):
 
     # a config.json edit reruns every shard (each has the model) and nothing upstream
     time.sleep(1.1)
-    cfg = dict(TINY_CONFIG, intermediate_size=256)
+    cfg = dict(tiny, intermediate_size=256)
     (project / "models" / "config.json").write_text(json.dumps(cfg))
     assert dry_run_jobs(project) == {"estimate_shard": 3, "warehouse": 1, "reports": 1}
     p = snakemake(project)
