@@ -71,6 +71,7 @@ def test_test_config_through_slurm(tmp_path):
         assert con.execute("SELECT count(*) FROM estimates").fetchone()[0] == 24
     finally:
         con.close()
-    # the non-local rules went through sbatch: the operator priors, the fit, the validation, 2 shards
+    # the non-local rules went through sbatch: the operator priors, calibrate (the joint fit and its
+    # cross-validation, one job), 2 shards
     submitted = re.findall(r"submitted with SLURM jobid (\d+)", out, flags=re.IGNORECASE)
-    assert len(submitted) == 5, out[-6000:]
+    assert len(submitted) == 4, out[-6000:]
