@@ -105,7 +105,7 @@ class Precision:
         activations) on a chip with fp4 units, weight-only W4A16 (bf16) on one without (``hw``)."""
         w = dtypes.canonical(self.weight, "precision weight")
         if not self.act and w == "fp4" and hw is not None:
-            a = "fp8" if "fp4" in hw.peak_flops else "bf16"
+            a = "fp8" if dtypes.compute_rate_key("fp4", hw.peak_flops) == "fp4" else "bf16"
         else:
             a = dtypes.canonical(self.act, "precision act") if self.act else (dtypes.default_act_dtype(self.weight)
                                                                               or w)

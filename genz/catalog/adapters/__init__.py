@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from ...errors import GenzError
+from .. import dtypes
 from ..modelspec import ModelSpec
 from . import families  # noqa: F401  (registers the adapters)
 from .config import HFConfig
@@ -45,9 +46,9 @@ def parse(raw: dict, model_id: str, origin: str = "", **meta: Any) -> ModelSpec:
     return replace(spec, **meta) if meta else spec
 
 
-#: ``quantization_config.quant_method`` (and ModelOpt's ``quant_algo``) → the weight format genz stores
-_QUANT_METHODS = {"mxfp4": "fp4", "nvfp4": "fp4", "fp8": "fp8", "fbgemm_fp8": "fp8", "awq": "int4", "gptq": "int4",
-                  "w4a16": "int4", "int4": "int4"}
+#: ``quant_method`` names that are not a dtype spelling of :mod:`genz.catalog.dtypes` (which reads
+#: ``mxfp4``, ``nvfp4``, ``fp8``, ``awq``, ``gptq``, ``w4a16`` and the rest itself)
+_QUANT_METHODS = {"fbgemm_fp8": "fp8"}
 
 
 def served_weights(raw: dict) -> str:
@@ -64,8 +65,9 @@ def served_weights(raw: dict) -> str:
         return ""
     for key in ("quant_algo", "quant_method"):
         v = str(q.get(key, "")).strip().lower()
-        if v in _QUANT_METHODS:
-            return _QUANT_METHODS[v]
+        canon = _QUANT_METHODS.get(v) or dtypes.ALIASES.get(v, v)
+        if canon in dtypes.BITS and dtypes.BITS[canon] < 16:  # a quantized format (16-bit: "")
+            return canon
     return ""
 
 
