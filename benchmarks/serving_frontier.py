@@ -128,8 +128,7 @@ def fitted(profiles, write: Path | None) -> list[tuple[str, pl.DataFrame]]:
     if write is not None:
         from genz.catalog.files import atomic_write_text
 
-        payload = profiles.payload()
-        payload["stacks"] = [e for e in payload["stacks"] if e["stack"] not in fit] + stackfit.stack_entries(fit, rows)
+        payload = stackfit.add_stacks(profiles, fit, rows).payload()
         atomic_write_text(write, json.dumps(payload, indent=1))
         print(f"wrote {write} (the profiles used, plus the fitted stacks; use with --profiles)")
     return out

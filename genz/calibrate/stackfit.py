@@ -213,7 +213,6 @@ def with_fitted_stacks(pset: ProfileSet, paths) -> ProfileSet:
     and labelled ``measured (n serving rows, stackfit)``; stacks without rows are unchanged. No file:
     ``pset`` as it is."""
     from ..catalog.files import read_table
-    from ..perf.profiles import StackEntry, round_sig
 
     files = list(paths)
     if not files:
@@ -222,7 +221,14 @@ def with_fitted_stacks(pset: ProfileSet, paths) -> ProfileSet:
     rows = prepare(meas.select(pl.all().cast(pl.String)), pset)
     if not len(rows.metric):
         return pset
-    fit = fit_all(rows, np.ones(len(rows.metric), dtype=bool))
+    return add_stacks(pset, fit_all(rows, np.ones(len(rows.metric), dtype=bool)), rows)
+
+
+def add_stacks(pset: ProfileSet, fit: dict[str, StackFactors], rows: ServingRows) -> ProfileSet:
+    """``pset`` with the fitted stacks of ``fit`` (:func:`fit_all`) in place of its own entries for
+    them, their factors stored at the profiles' precision (:func:`genz.perf.profiles.round_sig`)."""
+    from ..perf.profiles import StackEntry, round_sig
+
     entries = []
     for e in stack_entries(fit, rows):
         e["factors"] = {k: round_sig(float(v)) for k, v in e["factors"].items()}

@@ -110,3 +110,16 @@ def assert_error(res: Result, message: str, rc: int = 2) -> None:
     """Exit code ``rc`` and exactly ``genz: error: <message>`` on stderr, one line."""
     assert res.rc == rc, res.err
     assert res.line == f"genz: error: {message}"
+
+
+def write_cases(folder: Path, cases, dump) -> Path:
+    """Write each case's file into ``folder``: bytes as they are, text as it is, anything else through
+    ``dump`` (``yaml.safe_dump`` or ``json.dumps``). Cases are ``(name, content, expected message)``."""
+    for name, content, _ in cases:
+        if isinstance(content, bytes):
+            (folder / name).write_bytes(content)
+        elif isinstance(content, str):
+            (folder / name).write_text(content)
+        else:
+            (folder / name).write_text(dump(content))
+    return folder

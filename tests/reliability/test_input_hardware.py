@@ -8,7 +8,7 @@ import copy
 import pytest
 import yaml
 
-from tests.reliability.conftest import ROOT, M, assert_error, snapshot
+from tests.reliability.conftest import ROOT, M, assert_error, snapshot, write_cases
 
 PRESET = yaml.safe_load((ROOT / "genz" / "data" / "hardware" / "h100-sxm-80gb.yaml").read_text())
 
@@ -70,15 +70,7 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def hw_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("hardware")
-    for name, content, _ in CASES:
-        if isinstance(content, bytes):
-            (folder / name).write_bytes(content)
-        elif isinstance(content, str):
-            (folder / name).write_text(content)
-        else:
-            (folder / name).write_text(yaml.safe_dump(content, sort_keys=False))
-    return folder
+    return write_cases(tmp_path_factory.mktemp("hardware"), CASES, lambda c: yaml.safe_dump(c, sort_keys=False))
 
 
 @pytest.mark.parametrize("name, content, message", CASES, ids=[c[0] for c in CASES])

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.reliability.conftest import BASE_CONFIG, H, assert_error, snapshot
+from tests.reliability.conftest import BASE_CONFIG, H, assert_error, snapshot, write_cases
 
 
 def _cfg(**changes) -> dict:
@@ -74,14 +74,7 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def cfg_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("configs")
-    for name, content, _ in CASES:
-        if isinstance(content, bytes):
-            (folder / name).write_bytes(content)
-        elif isinstance(content, str):
-            (folder / name).write_text(content)
-        else:
-            (folder / name).write_text(json.dumps(content))
+    folder = write_cases(tmp_path_factory.mktemp("configs"), CASES, json.dumps)
     (folder / "adir.json").mkdir()
     return folder
 
