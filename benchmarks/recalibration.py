@@ -14,6 +14,7 @@ run then refits back). Targets (2-core machine): rerun ≤ 60 s (goal 30 s); fre
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -72,6 +73,7 @@ def main() -> None:
     rows = pl.read_csv(src, infer_schema=False).head(a.rows).with_columns(
         value=(pl.col("value").cast(pl.Float64) * a.factor).round(3).cast(pl.String),
         source=pl.lit("recalibration benchmark (benchmarks/recalibration.py)"))
+    before = json.loads((ROOT / "results" / "calibration" / "profiles.json").read_text())
     rows.write_csv(new)
     try:
         _, text = snakemake("-n")
@@ -87,6 +89,15 @@ def main() -> None:
         val = (cal / "calibrate.log").read_text().strip().splitlines()[-1] if ran["calibrate"] else "-"
         print(f"rerun: {dt:.1f} s wall, {sum(ran.values())} jobs: " + ", ".join(f"{k} {v}" for k, v in ran.items()))
         print(f"  profile files: {pub}")
+        ran_shards = sorted(set(re.findall(r"output: results/estimates/experiment=[\w.-]+/hardware=([\w.-]+)/",
+                                           text)))
+        print(f"  shards re-estimated, by platform: {', '.join(ran_shards) or '-'}")
+        after = json.loads((ROOT / "results" / "calibration" / "profiles.json").read_text())
+        same_st = [e["stack"] for e in after["stacks"] if e in before["stacks"]]
+        moved_hw = sorted(e["platform"] for e in after["hardware"]
+                          if {**e, "bands": None} not in [{**b, "bands": None} for b in before["hardware"]])
+        print(f"  stacks unchanged: {len(same_st)} of {len(after['stacks'])}; hardware entries changed: "
+              f"{', '.join(moved_hw) or '-'}")
         print(f"  calibration: {val}")
         print(f"  target: <= 60 s (goal 30 s): {'met' if dt <= 60 else 'not met'}")
     finally:

@@ -301,6 +301,9 @@ def calibrate(
     folds: int = typer.Option(5, "--folds", help="Cross-validation folds (grouped by model)."),
     no_cv: bool = typer.Option(False, "--no-cv", help="Fit only; no cross-validation, no bands."),
     workers: int = typer.Option(2, "--workers", help="Processes for the fit and cross-validation."),
+    baseline: Path | None = typer.Option(None, "--baseline", help="Baseline file (calibration/baseline.yaml): "
+                                            "the shared factors are fitted on the rows of the files it lists, and "
+                                            "other rows refit only their platform family. Default: every row."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar or warnings on stderr."),
 ) -> None:
     """Fit calibration profiles (per platform × framework) to measured latencies."""
@@ -314,7 +317,8 @@ def calibrate(
     files = _measurement_files(measurements)
     ops = _operators(operators)
     with _Progress(quiet, "calibrating") as bar:
-        res = cal.calibrate(files, k=folds, workers=workers, do_cv=not no_cv, operators=ops, progress=bar)
+        res = cal.calibrate(files, k=folds, workers=workers, do_cv=not no_cv, operators=ops, progress=bar,
+                            baseline=_baseline_file(baseline))
     _warn(res.summary["warnings"], quiet)
     _write(lambda: cal.write_profiles(res, output), output)
     if validation is not None and res.validation.height:
@@ -323,6 +327,31 @@ def calibrate(
                f"(version {res.summary['version']}) -> {output}", err=True)
     if res.validation.height:
         report_cli.print_validation(res.validation, res.summary)
+
+
+def _baseline_file(path: Path | None) -> Path | None:
+    if path is not None and not path.is_file():
+        raise GenzError(f"--baseline: {path}: file not found")
+    return path
+
+
+@app.command("baseline")
+def baseline_cmd(
+    measurements: Path = typer.Argument(DEFAULT_MEASUREMENTS, help="Folder of measurement CSVs."),
+    output: Path = typer.Option(Path("calibration") / "baseline.yaml", "-o", "--output",
+                                help="Baseline file to write (atomically)."),
+) -> None:
+    """Make every measurement file a baseline file (docs/calibration.md, "Baseline").
+
+    The shared factors (each serving stack's software factors, the pooled band statistics) are
+    fitted on the baseline files' rows only; a file added later refits only its own platform family.
+    After this, the next pipeline run refits the shared factors on every row, which re-estimates
+    every shard."""
+    from .calibrate import baseline as B
+
+    check_output(output, (".yaml", ".yml"))
+    files = B.write(output, measurements)
+    typer.echo(f"genz: {len(files)} measurement files -> {output}", err=True)
 
 
 @app.command()

@@ -54,21 +54,26 @@ BAND_Q = (0.10, 0.90)  # 80 % central band
 class FitResult:
     profiles: ProfileSet
     diagnostics: list[dict]
+    stage1: object = None  # the shared stage's JointFit (genz.calibrate.physfit.fit_staged)
+    shared_hardware: list | None = None  # its hardware entries (JSON), when the stages differ
 
 
 def fit_profiles(prep: Prepared, version: str = "unversioned",
                  op_priors: dict[str, dict[str, float]] | None = None, max_nfev: int = 40,
-                 cache: FitCache | None = None) -> FitResult:
+                 cache: FitCache | None = None, base: np.ndarray | None = None) -> FitResult:
     """Hardware factors of every measured platform (pooled per family) and software factors of every
-    measured serving stack, fitted jointly (:func:`genz.calibrate.physfit.fit_joint`); unmeasured platforms
-    inherit their family's die factors or keep the priors, and say so in their label."""
-    from .physfit import fit_joint, profile_set
+    measured serving stack (:func:`genz.calibrate.physfit.fit_staged`: the stacks fitted jointly on the
+    baseline rows ``base``, default all, each platform group with rows outside it refitted with those
+    stacks held); unmeasured platforms inherit their family's die factors or keep the priors, and say
+    so in their label."""
+    from .physfit import fit_staged, profile_set
 
     if len(prep) == 0:
         raise GenzError("calibration: no measured row can be predicted")
-    fit = fit_joint(prep, prep.stack, op_priors, max_nfev=max_nfev, cache=cache)
-    pset, diags = profile_set(fit, prep, prep.stack, version, op_priors)
-    return FitResult(pset, [{"kind": "summary", **fit.info}, *diags])
+    base = np.ones(len(prep), dtype=bool) if base is None else np.asarray(base, dtype=bool)
+    fit, fit1 = fit_staged(prep, prep.stack, base, op_priors, max_nfev=max_nfev, cache=cache)
+    pset, diags = profile_set(fit, prep, prep.stack, version, op_priors, base=base)
+    return FitResult(pset, [{"kind": "summary", **fit.info}, *diags], stage1=fit1)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -85,12 +90,18 @@ def predict_prepared(prep: Prepared, profiles: ProfileSet) -> tuple[np.ndarray, 
     return evaluate(prep, effs), np.array([profiles._all[i].id for i in idx], dtype=object)
 
 
-def model_folds(models: np.ndarray, k: int) -> np.ndarray:
-    """Fold id per row: models sorted by row count, dealt round-robin (deterministic, balanced)."""
-    uniq, counts = np.unique(models, return_counts=True)
+def model_folds(models: np.ndarray, k: int, base: np.ndarray | None = None) -> np.ndarray:
+    """Fold id per row: models sorted by row count, dealt round-robin (deterministic, balanced).
+
+    With ``base`` (the baseline rows, :mod:`genz.calibrate.baseline`), only those are counted, and a
+    model with no baseline row goes to the fold its name's hash picks: rows added outside the baseline
+    never move another model to another fold (which would change every fold's training rows)."""
+    counted = models if base is None else models[np.asarray(base, dtype=bool)]
+    uniq, counts = np.unique(counted, return_counts=True)
     order = sorted(zip(-counts, uniq))
     fold_of = {m: i % k for i, (_, m) in enumerate(order)}
-    return np.array([fold_of[m] for m in models])
+    return np.array([fold_of[m] if m in fold_of else int(hashlib.sha256(str(m).encode()).hexdigest()[:8], 16) % k
+                     for m in models])
 
 
 @contextlib.contextmanager
@@ -115,16 +126,30 @@ def _main_not_reimported():
 
 
 def _cv_fold(args):
-    """One fit in a worker: a fold (train, test masks: out-of-fold predictions) or, with no test
-    rows, the full fit (its profile set)."""
-    prep, train, test, op_priors, cache_dir, version = args
+    """One fit in a worker: a fold (train, test masks: out-of-fold predictions, and those of its
+    shared stage alone, which the pooled band statistics are taken from) or, with no test rows, the
+    full fit (its profile set). ``base``: the baseline rows (:mod:`genz.calibrate.baseline`)."""
+    prep, train, test, op_priors, cache_dir, version, base = args
     cache = FitCache(cache_dir) if cache_dir else None
-    fit = fit_profiles(prep.subset(train), version=version, op_priors=op_priors, cache=cache)
+    fit = fit_profiles(prep.subset(train), version=version, op_priors=op_priors, cache=cache, base=base[train])
     stats = (sorted(cache.used), cache.hits, cache.misses) if cache else ([], 0, 0)
     if test is None:
-        return fit, stats
+        if not base.all() and base.any():
+            from .physfit import profile_set
+
+            sub = prep.subset(base)
+            pset1, _ = profile_set(fit.stage1, sub, sub.stack, version, op_priors)
+            fit = replace(fit, shared_hardware=[h.to_json() for h in pset1.hardware.values()])
+        return replace(fit, stage1=None), stats
     pred, used = predict_prepared(prep.subset(test), fit.profiles)
-    return (test, pred, used), stats
+    shared = pred
+    if (train & base).any() and not base[train].all():
+        from .physfit import profile_set
+
+        sub = prep.subset(train & base)
+        pset1, _ = profile_set(fit.stage1, sub, sub.stack, version, op_priors)
+        shared, _ = predict_prepared(prep.subset(test), pset1)
+    return (test, pred, used, shared), stats
 
 
 #: validation schemes: k folds grouped by model, and leave-one-source-out (one study held out)
@@ -135,10 +160,10 @@ SCHEMES = ("model", "source")
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "POLARS_MAX_THREADS")
 
 
-def folds_for(prep: Prepared, scheme: str, k: int) -> np.ndarray:
-    """Fold id per row: models dealt into ``k`` folds, or one fold per source study."""
+def folds_for(prep: Prepared, scheme: str, k: int, base: np.ndarray | None = None) -> np.ndarray:
+    """Fold id per row: models dealt into ``k`` folds (:func:`model_folds`), or one fold per source study."""
     if scheme == "model":
-        return model_folds(prep.model, k)
+        return model_folds(prep.model, k, base)
     if scheme == "source":
         groups = sorted(set(prep.source.tolist()))
         pos = {g: i for i, g in enumerate(groups)}
@@ -146,8 +171,9 @@ def folds_for(prep: Prepared, scheme: str, k: int) -> np.ndarray:
     raise GenzError(f"validation scheme: unknown '{scheme}'; allowed: {', '.join(SCHEMES)}")
 
 
-def _fold_masks(prep: Prepared, scheme: str, k: int) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-    folds = folds_for(prep, scheme, k)
+def _fold_masks(prep: Prepared, scheme: str, k: int, base: np.ndarray | None = None
+                ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    folds = folds_for(prep, scheme, k, base)
     nf = int(folds.max()) + 1 if len(folds) else 0
     return folds, [(folds != f, folds == f) for f in range(nf) if (folds != f).any()]
 
@@ -190,12 +216,20 @@ def _run_fits(jobs: list, workers: int, cache: FitCache | None, progress=None) -
     return results
 
 
-def _oof_frame(prep: Prepared, scheme: str, folds: np.ndarray, results: list) -> pl.DataFrame:
-    """The out-of-fold predictions of one scheme's fold results, as the validation table."""
+#: columns of the validation table in memory only (not in validation.parquet): whether a row is a
+#: baseline row, and the log ratio of its shared stage's out-of-fold prediction
+SHARED_COLUMNS = ("baseline", "log_ratio_shared")
+
+
+def _oof_frame(prep: Prepared, scheme: str, folds: np.ndarray, results: list, base: np.ndarray) -> pl.DataFrame:
+    """The out-of-fold predictions of one scheme's fold results, as the validation table (plus
+    :data:`SHARED_COLUMNS`)."""
     pred = np.full(len(prep), np.nan)
+    shared = np.full(len(prep), np.nan)
     used = np.empty(len(prep), dtype=object)
-    for test, p, u in results:
+    for test, p, u, sh in results:
         pred[test] = p
+        shared[test] = sh
         used[test] = u
     f = prep.frame
     keep = [c for c in ("source", "framework", "model", "hardware", "num_devices", "tp", "pp", "ep", "weight_dtype",
@@ -216,12 +250,14 @@ def _oof_frame(prep: Prepared, scheme: str, folds: np.ndarray, results: list) ->
     return out.with_columns(
         log_ratio=(pl.col("value") / pl.col("predicted_oof")).log(),
         rel_err=((pl.col("predicted_oof") - pl.col("value")).abs() / pl.col("value")),
+        baseline=pl.Series(base, dtype=pl.Boolean),
+        log_ratio_shared=(pl.col("value") / pl.Series(shared, dtype=pl.Float64)).log(),
     )
 
 
 def cross_validate(prep: Prepared, k: int = 5, workers: int = 2,
                    op_priors: dict[str, dict[str, float]] | None = None, scheme: str = "model",
-                   cache: FitCache | None = None, progress=None) -> pl.DataFrame:
+                   cache: FitCache | None = None, progress=None, base: np.ndarray | None = None) -> pl.DataFrame:
     """Out-of-fold predictions for every row.
 
     ``scheme='model'``: folds grouped by model (a model's rows are never in both fit and check).
@@ -230,27 +266,32 @@ def cross_validate(prep: Prepared, k: int = 5, workers: int = 2,
     the base framework's or the reference stack, and inherited or prior hardware factors.
 
     ``cache``: fits of training rows seen before are read back (:mod:`genz.calibrate.fitcache`);
-    ``progress(n)`` is called as each fold finishes.
+    ``progress(n)`` is called as each fold finishes. ``base``: the baseline rows (default all); each
+    fold fits like the calibration itself (:func:`fit_profiles`) on its training rows.
     """
-    return validate_all(prep, k, workers, op_priors, cache, progress, schemes=(scheme,))
+    return validate_all(prep, k, workers, op_priors, cache, progress, schemes=(scheme,), base=base)
 
 
 def validate_all(prep: Prepared, k: int = 5, workers: int = 2,
                  op_priors: dict[str, dict[str, float]] | None = None, cache: FitCache | None = None,
-                 progress=None, schemes: Sequence[str] = SCHEMES, full_fit_version: str | None = None):
+                 progress=None, schemes: Sequence[str] = SCHEMES, full_fit_version: str | None = None,
+                 base: np.ndarray | None = None):
     """Out-of-fold predictions under both schemes (``scheme`` column: 'model', 'source'), every
     fold of both in one pool of ``workers`` processes. With ``full_fit_version``, the fit of all
-    rows runs in the same pool and ``(validation, FitResult)`` is returned."""
+    rows runs in the same pool and ``(validation, FitResult)`` is returned. ``base``: the baseline
+    rows (default all)."""
     cache_dir = str(cache.folder) if cache is not None else None
-    plan = [(s, *_fold_masks(prep, s, k)) for s in schemes]
-    jobs: list[tuple] = [(prep, tr, te, op_priors, cache_dir, "cv") for _, _, masks in plan for tr, te in masks]
+    base = np.ones(len(prep), dtype=bool) if base is None else np.asarray(base, dtype=bool)
+    plan = [(s, *_fold_masks(prep, s, k, base)) for s in schemes]
+    jobs: list[tuple] = [(prep, tr, te, op_priors, cache_dir, "cv", base)
+                         for _, _, masks in plan for tr, te in masks]
     if full_fit_version is not None:
-        jobs.insert(0, (prep, np.ones(len(prep), dtype=bool), None, op_priors, cache_dir, full_fit_version))
+        jobs.insert(0, (prep, np.ones(len(prep), dtype=bool), None, op_priors, cache_dir, full_fit_version, base))
     results = _run_fits(jobs, workers, cache, progress)
     full = results.pop(0) if full_fit_version is not None else None
     frames, i = [], 0
     for s, folds, masks in plan:
-        frames.append(_oof_frame(prep, s, folds, results[i:i + len(masks)]))
+        frames.append(_oof_frame(prep, s, folds, results[i:i + len(masks)], base))
         i += len(masks)
     val = pl.concat(frames, how="vertical")
     return (val, full) if full_fit_version is not None else val
@@ -404,12 +445,20 @@ def validate_step(prep: Prepared, op_priors: dict | None, k: int = 5, workers: i
     if val is None:
         val = validate_all(prep, k=k, workers=workers, op_priors=op_priors, cache=cache, progress=progress)
     by_model = val.filter(pl.col("scheme") == "model")
-    bands = band_table(by_model)
-    scale = fit_band_scale(by_model)
+    # the pooled statistics (overall and per-metric quantiles, the widening scale) are shared by every
+    # platform: taken from the baseline rows' held-out predictions by the shared stage alone, so a new
+    # measurement file moves its own platforms' bands and nothing else (genz.calibrate.baseline)
+    shared = by_model
+    if "log_ratio_shared" in val.columns:
+        shared = by_model.filter(pl.col("baseline")).with_columns(log_ratio=pl.col("log_ratio_shared"))
+    pooled = band_table(shared)
+    bands = {**{k_: v for k_, v in band_table(by_model).items() if "|" in k_},
+             **{k_: v for k_, v in pooled.items() if "|" not in k_}}
+    scale = fit_band_scale(shared)
     info = {"bands": bands, "scale": scale, "coverage_80": cv_coverage(by_model, scale), "folds": k,
             "coverage_80_source": cv_coverage(val.filter(pl.col("scheme") == "source"), scale),
             "metrics": sorted(set(val.get_column("metric").to_list()))}
-    return val, info
+    return val.drop([c for c in SHARED_COLUMNS if c in val.columns]), info
 
 
 def merge_step(pset: ProfileSet, info: dict) -> ProfileSet:
@@ -464,22 +513,37 @@ def check_hardware(meas: pl.DataFrame) -> None:
             raise GenzError(f"{first['measurement_file']}: row {first['_row']}, column hardware: {exc}") from None
 
 
+def prepared_with_baseline(paths: Sequence[str | Path], baseline: str | Path | None
+                           ) -> tuple[Prepared, np.ndarray, list[str]]:
+    """The measured rows of ``paths`` prepared for the fit, which of them are baseline rows (rows of a
+    file the baseline file lists, :mod:`genz.calibrate.baseline`; all without one), and the
+    baseline's warnings."""
+    from . import baseline as B
+
+    meas = load_measurement_files(paths, with_path=True)
+    check_hardware(meas)
+    bl = B.read(baseline)
+    files = meas.get_column("_measurement_path").to_list()
+    prep = prepare(meas.with_columns(_baseline=pl.Series(bl.rows(files), dtype=pl.Boolean))
+                   .drop("measurement_file", "_measurement_path"))
+    return prep, prep.frame.get_column("_baseline").to_numpy().astype(bool), bl.warnings(files)
+
+
 def calibrate(paths: Sequence[str | Path], k: int = 5, workers: int = 2, do_cv: bool = True,
               operators: str | Path | None = None, op_priors: dict | None = None,
-              progress=None) -> Calibration:
+              progress=None, baseline: str | Path | None = None) -> Calibration:
     """The whole calibration path in one call: kernel priors (``op_priors``, or fitted from the tables
     under ``operators``), the joint fit, validation by model and by source, and the bands; the fit
     and the folds run side by side in ``workers`` processes.
 
-    ``progress(done, total, what)`` is called as steps finish (the CLI draws a bar with it)."""
+    ``progress(done, total, what)`` is called as steps finish (the CLI draws a bar with it).
+    ``baseline``: the baseline file (:mod:`genz.calibrate.baseline`); none: every row is a baseline row."""
     def step(done: int, total: int, what: str) -> None:
         if progress:
             progress(done, total, what)
 
     step(0, 1, "reading measurements")
-    meas = load_measurement_files(paths)
-    check_hardware(meas)
-    prep = prepare(meas.drop("measurement_file"))
+    prep, base, base_warnings = prepared_with_baseline(paths, baseline)
     priors, priors_hash = priors_step(operators, op_priors)
     version = _version([Path(p) for p in paths], priors_hash)
     total = 1 + (n_folds(prep, k) if do_cv else 0)
@@ -492,14 +556,14 @@ def calibrate(paths: Sequence[str | Path], k: int = 5, workers: int = 2, do_cv: 
     step(0, total, "fitting (the joint fit and the cross-validation folds)")
     if do_cv:
         val0, fit = validate_all(prep, k=k, workers=workers, op_priors=priors, progress=advance,
-                                 full_fit_version=version)
+                                 full_fit_version=version, base=base)
         val, info = validate_step(prep, priors, k=k, val=val0)
         profiles = merge_step(fit.profiles, info)
     else:
-        fit = fit_profiles(prep, version=version, op_priors=priors)
+        fit = fit_profiles(prep, version=version, op_priors=priors, base=base)
         advance()
         val, info, profiles = pl.DataFrame(), {}, fit.profiles
-    warnings = fit_warnings(prep, fit.profiles) + (band_warnings(val) if do_cv else [])
+    warnings = base_warnings + fit_warnings(prep, fit.profiles) + (band_warnings(val) if do_cv else [])
     summary = {"version": version, "inputs_hash": inputs_hash(paths), "priors_hash": priors_hash, "warnings": warnings,
                "code": code_fingerprint(), "operator_priors": priors, "rows": len(prep),
                "coverage_80": info.get("coverage_80", float("nan")),
@@ -607,7 +671,8 @@ def read_profiles_json(path: str | Path) -> tuple[list[Profile], dict]:
 
 def calibrate_files(paths: Sequence[str | Path], out_fit: str | Path, out_validation: str | Path,
                     out_bands: str | Path, k: int = 5, workers: int = 2, op_priors: dict | None = None,
-                    cache: str | Path | None = None, stamp: str | Path | None = None) -> dict:
+                    cache: str | Path | None = None, stamp: str | Path | None = None,
+                    baseline: str | Path | None = None) -> dict:
     """The pipeline's calibration rule: the joint fit of every row and the held-out predictions of
     both schemes, side by side in ``workers`` processes; writes the fit (profiles without bands:
     those come from the validation), the validation, the bands (:func:`validate_step`), each
@@ -615,22 +680,24 @@ def calibrate_files(paths: Sequence[str | Path], out_fit: str | Path, out_valida
     run leaves the previous validation and bands in place).
 
     ``cache``: a folder of fits by content (:mod:`genz.calibrate.fitcache`): a fit of training rows
-    fitted before is read back, not refitted; entries this run did not use are removed."""
-    meas = load_measurement_files(paths)
-    check_hardware(meas)
-    prep = prepare(meas.drop("measurement_file"))
+    fitted before is read back, not refitted; entries this run did not use are removed.
+    ``baseline``: the baseline file (:mod:`genz.calibrate.baseline`): the rows the shared factors are
+    fitted on (none: every row)."""
+    prep, base, base_warnings = prepared_with_baseline(paths, baseline)
     priors, priors_hash = priors_step(None, op_priors)
     version = _version([Path(p) for p in paths], priors_hash)
     fc = FitCache(cache) if cache else None
-    val0, fit = validate_all(prep, k=k, workers=workers, op_priors=priors, cache=fc, full_fit_version=version)
+    val0, fit = validate_all(prep, k=k, workers=workers, op_priors=priors, cache=fc, full_fit_version=version,
+                             base=base)
     val, info = validate_step(prep, priors, k=k, val=val0)
-    warnings = fit_warnings(prep, fit.profiles)
+    warnings = base_warnings + fit_warnings(prep, fit.profiles)
     info.update(inputs_hash=inputs_hash(paths), priors_hash=priors_hash, code=code_fingerprint(),
                 warnings=band_warnings(val))
     summary = {"version": version, "inputs_hash": inputs_hash(paths), "priors_hash": priors_hash,
                "warnings": warnings, "code": code_fingerprint(), "operator_priors": priors, "rows": len(prep),
-               "folds": k}
-    _write_json({**summary, **fit.profiles.payload(), "fit": fit.diagnostics}, out_fit)
+               "baseline_rows": int(base.sum()), "folds": k}
+    shared = {"shared_hardware": fit.shared_hardware} if fit.shared_hardware else {}
+    _write_json({**summary, **fit.profiles.payload(), **shared, "fit": fit.diagnostics}, out_fit)
     write_frame(val, out_validation)
     _write_json(info, out_bands)
     if fc is not None:
@@ -638,7 +705,8 @@ def calibrate_files(paths: Sequence[str | Path], out_fit: str | Path, out_valida
     if stamp:
         atomic_write_text(stamp, json.dumps({str(p): _file_hash(p) for p in (out_validation, out_bands)},
                                             indent=1, sort_keys=True) + "\n")
-    return {**info, "warnings": warnings + info["warnings"], "rows": len(prep), "profiles": len(fit.profiles),
+    return {**info, "warnings": warnings + info["warnings"], "rows": len(prep), "baseline_rows": int(base.sum()),
+            "profiles": len(fit.profiles),
             "version": version, "fits_computed": fc.misses if fc else 1 + n_folds(prep, k),
             "fits_cached": fc.hits if fc else 0}
 
@@ -648,7 +716,7 @@ def _file_hash(path: str | Path) -> str:
 
 
 def merge_profile_files(paths: str | Path | list[str | Path], bands_path: str | Path | None, out: str | Path,
-                        serving: Sequence[str | Path] = ()) -> ProfileSet:
+                        serving: Sequence[str | Path] = (), cache: str | Path | None = None) -> ProfileSet:
     """The joint fit's profile file(s) plus the cross-validated bands, as one profiles JSON (atomic);
     with ``serving`` (closed-loop serving-benchmark CSVs), the stack generations fitted on them
     (:func:`genz.calibrate.stackfit.with_fitted_stacks`: software factors only, the chips' factors
@@ -675,7 +743,13 @@ def merge_profile_files(paths: str | Path | list[str | Path], bands_path: str | 
     if serving:
         from . import stackfit
 
-        pset = stackfit.with_fitted_stacks(pset, serving)
+        # like every software factor, the generations are fitted with the shared stage's hardware
+        # factors (genz.calibrate.baseline): the fit file holds them when the stages differ
+        shared = json.loads(Path(sorted(Path(x) for x in paths)[0]).read_text()).get("shared_hardware")
+        fit_with = None if not shared else ProfileSet(
+            [], source=pset.source, hardware=[HardwareEntry.from_json(e) for e in shared],
+            stacks=list(pset.stacks.values()), version=pset.version)
+        pset = stackfit.with_fitted_stacks(pset, serving, fit_with=fit_with, cache=cache)
     _write_json({"code": code_fingerprint(), "coverage_80": info.get("coverage_80"),
                  "coverage_80_source": info.get("coverage_80_source"),
                  "band_scale": info.get("scale"), **pset.payload()}, out)

@@ -36,14 +36,17 @@ class FitCache:
         self.misses = 0
 
     @staticmethod
-    def key(frame, stack: np.ndarray, op_priors: dict | None, max_nfev: int) -> str:
-        """Content key of a fit of these rows (a polars frame with the measurement columns)."""
+    def key(frame, stack: np.ndarray, op_priors: dict | None, max_nfev: int, held: list | None = None) -> str:
+        """Content key of a fit of these rows (a polars frame with the measurement columns) with the
+        ``held`` parameters (name, value) of a staged fit."""
         h = hashlib.sha256()
         cols = [c for c in ROW_COLUMNS if c in frame.columns]
         h.update(frame.select(cols).write_csv().encode())
         h.update("\x1f".join(np.asarray(stack).astype(str).tolist()).encode())
         h.update(json.dumps(op_priors or {}, sort_keys=True, default=float).encode())
         h.update(f"{max_nfev}:{code_fingerprint()}".encode())
+        if held:
+            h.update(json.dumps(held).encode())
         return h.hexdigest()[:24]
 
     def get(self, key: str) -> dict | None:

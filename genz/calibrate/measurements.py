@@ -113,12 +113,13 @@ def validate_measurements(raw: pl.DataFrame, origin: str = "measurements") -> pl
         raise GenzError(f"{origin}: {str(err).splitlines()[0]}") from None
 
 
-def load_measurement_files(paths: Sequence[str | Path]) -> pl.DataFrame:
-    """Read and validate measurement CSVs (sorted by path), concatenated."""
+def load_measurement_files(paths: Sequence[str | Path], with_path: bool = False) -> pl.DataFrame:
+    """Read and validate measurement CSVs (sorted by path), concatenated; ``measurement_file`` is
+    each row's file name (and ``_measurement_path`` its path, ``with_path``)."""
     frames = []
     for p in sorted(Path(x) for x in paths):
-        df = read_measurements(p)
-        frames.append(df.with_columns(pl.lit(p.name).alias("measurement_file")))
+        df = read_measurements(p).with_columns(pl.lit(p.name).alias("measurement_file"))
+        frames.append(df.with_columns(pl.lit(str(p)).alias("_measurement_path")) if with_path else df)
     if not frames:
         raise GenzError("calibration: no measurement files given")
     return pl.concat(frames, how="diagonal_relaxed")

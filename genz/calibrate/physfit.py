@@ -308,7 +308,7 @@ class JointFit:
     info: dict
 
 
-def components(lay: Layout) -> list[np.ndarray]:
+def components(lay: Layout, frozen_stacks: frozenset[str] | set[str] = frozenset()) -> list[np.ndarray]:
     """Rows that share no parameter, as separate row masks (sorted by first row).
 
     A row depends on its family's, its link class's, its platform's and its stack's parameters
@@ -316,6 +316,8 @@ def components(lay: Layout) -> list[np.ndarray]:
     no chain of shared parameters form independent problems with independent optima. Solving each
     on its own is exact, and keeps a change to one group of rows (a new MI300X file under the ROCm
     stack) from moving a single factor of another (every NVIDIA platform).
+
+    A stack in ``frozen_stacks`` has its factors held (:func:`fit_staged`): it links no rows.
     """
     n = len(lay.fam_row)
     parent = list(range(n))
@@ -326,9 +328,12 @@ def components(lay: Layout) -> list[np.ndarray]:
             i = parent[i]
         return i
 
+    held = {j for j, s in enumerate(lay.stacks) if s in frozen_stacks}
     for keys in (lay.fam_row, lay.link_row, lay.plat_row, lay.stack_row):
         first: dict[int, int] = {}
         for i, k in enumerate(keys.tolist()):
+            if keys is lay.stack_row and k in held:
+                continue
             j = first.setdefault(k, i)
             ri, rj = find(i), find(j)
             if ri != rj:
@@ -337,36 +342,109 @@ def components(lay: Layout) -> list[np.ndarray]:
     return [roots == r for r in sorted(set(roots.tolist()))]
 
 
+#: held parameters of a staged fit: (block, owner, factor) -> value (log space)
+Frozen = dict[tuple[str, str, str], float]
+
+
 def fit_joint(prep, stack: np.ndarray, op_priors: dict | None = None, max_nfev: int = 40,
-              cache=None) -> JointFit:
+              cache=None, frozen: Frozen | None = None) -> JointFit:
     """MAP fit of hardware and stack factors to the prepared rows (see the module docstring), one
     independent problem (:func:`components`) at a time; ``cache`` (a
-    :class:`genz.calibrate.fitcache.FitCache`) returns a problem's fit when its rows were fitted before."""
+    :class:`genz.calibrate.fitcache.FitCache`) returns a problem's fit when its rows were fitted before.
+
+    ``frozen``: parameters held at the given values (a staged fit's shared stacks, :func:`fit_staged`);
+    a stack all of whose factors are held links no rows into one problem."""
     lay = build_layout(prep.platform, stack, op_priors)
-    parts = components(lay)
+    held = _held_stacks(lay, frozen)
+    parts = components(lay, held)
     if len(parts) == 1:
-        return _fit_cached(prep, stack, op_priors, max_nfev, cache)
-    fits = [_fit_cached(prep.subset(m), stack[m], op_priors, max_nfev, cache) for m in parts]
-    pos = {nm: i for i, nm in enumerate(lay.names)}
+        return _fit_cached(prep, stack, op_priors, max_nfev, cache, frozen)
+    fits = [_fit_cached(prep.subset(m), stack[m], op_priors, max_nfev, cache, frozen) for m in parts]
     x = np.clip(lay.mu.copy(), lay.lo, lay.hi)
     ident, sens = np.zeros(len(x)), np.zeros(len(x))
     free = np.zeros(len(x), dtype=bool)
+    _place(lay, fits, x, ident, sens, free)
+    return _composed(prep, lay, x, ident, sens, free, int(sum(f.info["nfev"] for f in fits)), len(fits))
+
+
+def _held_stacks(lay: Layout, frozen: Frozen | None) -> frozenset[str]:
+    """Stacks of ``lay`` all of whose factors ``frozen`` holds."""
+    if not frozen:
+        return frozenset()
+    return frozenset(s for s in lay.stacks if all(("stack", s, k) in frozen for k in STACK_FACTORS))
+
+
+def _place(lay: Layout, fits: list[JointFit], x, ident, sens, free, skip: frozenset = frozenset()) -> None:
+    """Copy each sub-fit's values into the arrays of ``lay`` (by parameter name), except names in ``skip``."""
+    pos = {nm: i for i, nm in enumerate(lay.names)}
     for f in fits:
-        j = np.array([pos[nm] for nm in f.layout.names], dtype=int)
-        x[j], ident[j], sens[j], free[j] = f.x, f.identified, f.sensitive, f.free
+        for i, nm in enumerate(f.layout.names):
+            if nm in skip:
+                continue
+            j = pos[nm]
+            x[j], ident[j], sens[j], free[j] = f.x[i], f.identified[i], f.sensitive[i], f.free[i]
+
+
+def _composed(prep, lay: Layout, x, ident, sens, free, nfev: int, n_parts: int) -> JointFit:
     r = _log_err(evaluate(prep, row_effs(lay, x)), prep.value)
     r = np.where(np.isfinite(r), r, 3.0)
     info = {"n_rows": len(prep), "geomean_abs_err": geomean_from_log_ratio(r), "median_log_err": float(np.median(r)),
-            "nfev": int(sum(f.info["nfev"] for f in fits)), "parameters": len(x), "identified": int(free.sum()),
-            "components": len(fits)}
+            "nfev": nfev, "parameters": len(x), "identified": int(free.sum()), "components": n_parts}
     return JointFit(layout=lay, x=x, identified=ident, sensitive=sens, free=free, info=info)
 
 
-def _fit_cached(prep, stack: np.ndarray, op_priors: dict | None, max_nfev: int, cache) -> JointFit:
-    """:func:`_fit_component`, read from / written to ``cache`` by the content of its rows."""
+def fit_staged(prep, stack: np.ndarray, base: np.ndarray, op_priors: dict | None = None, max_nfev: int = 40,
+               cache=None) -> tuple[JointFit, JointFit]:
+    """The calibration's two stages; returns (the fit, stage 1's fit).
+
+    Stage 1 (shared): the joint fit (:func:`fit_joint`) of the baseline rows (``base``,
+    :mod:`genz.calibrate.baseline`): the software factors of every stack they ran, shared by every
+    platform, and the hardware factors of their platforms.
+
+    Stage 2 (per platform group): with stage 1's stacks held, rows that share no other parameter are
+    independent problems (:func:`components`: a family with its platforms and link class). Each one
+    that holds a row outside the baseline (a new measurement file) is refitted on all its rows: its
+    hardware factors, and the stacks stage 1 did not see. Every other group keeps stage 1's values.
+
+    So a new file for one platform moves the factors of that platform's family (the chips that share
+    its die, and the platforms that inherit from them) and nothing else; stage 1, whose rows did not
+    change, is read from the cache. When every row is a baseline row, stage 2 is stage 1: one joint
+    fit. Rebaselining (``genz baseline``) makes every row a baseline row again.
+    """
+    base = np.asarray(base, dtype=bool)
+    if base.all() or not base.any():
+        fit = fit_joint(prep, stack, op_priors, max_nfev, cache)
+        return fit, fit
+    fit1 = fit_joint(prep.subset(base), stack[base], op_priors, max_nfev, cache)
+    frozen: Frozen = {nm: float(fit1.x[i]) for i, nm in enumerate(fit1.layout.names) if nm[0] == "stack"}
+    lay = build_layout(prep.platform, stack, op_priors)
+    held = _held_stacks(lay, frozen)
+    x = np.clip(lay.mu.copy(), lay.lo, lay.hi)
+    ident, sens = np.zeros(len(x)), np.zeros(len(x))
+    free = np.zeros(len(x), dtype=bool)
+    _place(lay, [fit1], x, ident, sens, free)
+    nfev, parts = int(fit1.info["nfev"]), components(lay, held)
+    # each refit starts from stage 1's values (its own training rows' fit: no held-out row leaks in)
+    start = {nm: float(fit1.x[i]) for i, nm in enumerate(fit1.layout.names) if nm[0] != "stack"}
+    refit = [_fit_cached(prep.subset(m), stack[m], op_priors, max_nfev, cache, frozen, start)
+             for m in parts if (m & ~base).any()]
+    _place(lay, refit, x, ident, sens, free, skip=frozenset(frozen))
+    nfev += sum(int(f.info["nfev"]) for f in refit)
+    return _composed(prep, lay, x, ident, sens, free, nfev, len(parts)), fit1
+
+
+def _fit_cached(prep, stack: np.ndarray, op_priors: dict | None, max_nfev: int, cache,
+                frozen: Frozen | None = None, start: Frozen | None = None) -> JointFit:
+    """:func:`_fit_component`, read from / written to ``cache`` by the content of its rows (and the
+    values it holds and starts from)."""
+    names = set(build_layout(prep.platform, stack, op_priors).names)
+    frozen = {nm: v for nm, v in (frozen or {}).items() if nm in names} or None
+    start = {nm: v for nm, v in (start or {}).items() if nm in names} or None
     if cache is None:
-        return _fit_component(prep, stack, op_priors, max_nfev)
-    key = cache.key(prep.frame, stack, op_priors, max_nfev)
+        return _fit_component(prep, stack, op_priors, max_nfev, frozen, start)
+    key = cache.key(prep.frame, stack, op_priors, max_nfev,
+                    held=sorted((list(nm), repr(v)) for nm, v in (frozen or {}).items())
+                    + sorted((["start", *nm], repr(v)) for nm, v in (start or {}).items()))
     hit = cache.get(key)
     if hit is not None:
         lay = build_layout(prep.platform, stack, op_priors)
@@ -374,18 +452,23 @@ def _fit_cached(prep, stack: np.ndarray, op_priors: dict | None, max_nfev: int, 
             return JointFit(layout=lay, x=np.array(hit["x"]), identified=np.array(hit["identified"]),
                             sensitive=np.array(hit["sensitive"]), free=np.array(hit["free"], dtype=bool),
                             info=hit["info"])
-    fit = _fit_component(prep, stack, op_priors, max_nfev)
+    fit = _fit_component(prep, stack, op_priors, max_nfev, frozen, start)
     cache.put(key, {"names": [list(n) for n in fit.layout.names], "x": fit.x.tolist(),
                     "identified": fit.identified.tolist(), "sensitive": fit.sensitive.tolist(),
                     "free": fit.free.tolist(), "info": fit.info})
     return fit
 
 
-def _fit_component(prep, stack: np.ndarray, op_priors: dict | None, max_nfev: int) -> JointFit:
-    """The MAP fit of rows that form one problem (:func:`fit_joint`)."""
+def _fit_component(prep, stack: np.ndarray, op_priors: dict | None, max_nfev: int,
+                   frozen: Frozen | None = None, start: Frozen | None = None) -> JointFit:
+    """The MAP fit of rows that form one problem (:func:`fit_joint`), ``frozen`` parameters held,
+    starting from ``start`` where given (else the priors)."""
     lay = build_layout(prep.platform, stack, op_priors)
+    held = np.array([nm in (frozen or {}) for nm in lay.names], dtype=bool)
+    held_x = np.array([(frozen or {}).get(nm, 0.0) for nm in lay.names])
     n, p = len(prep), len(lay.mu)
-    groups = _groups(lay)
+    # held parameters need no derivative (the fit does not move them, identification drops them)
+    groups = [(params, col) for params, col in _groups(lay) if not held[params].all()]
     tiled = prep.tile(len(groups) + 1)
     h = 1e-2
 
@@ -413,6 +496,8 @@ def _fit_component(prep, stack: np.ndarray, op_priors: dict | None, max_nfev: in
 
     def solve(x0, free):
         idx = np.nonzero(free)[0]
+        if len(idx) == 0:
+            return x0, 0
 
         def full(z):
             x = x0.copy()
@@ -433,17 +518,21 @@ def _fit_component(prep, stack: np.ndarray, op_priors: dict | None, max_nfev: in
         return full(res.x), int(res.nfev)
 
     x = np.clip(lay.mu.copy(), lay.lo + 1e-9, lay.hi - 1e-9)
-    x = _solve_stack_overheads(prep, lay, x, evaluate, _as_time)
-    anchored = anchored_hardware(lay)
+    if not held[lay.stack0:].all():
+        x = _solve_stack_overheads(prep, lay, x, evaluate, _as_time)
+    x = np.where(held, held_x, x)
+    if start:
+        x = np.clip(np.array([start.get(nm, v) for nm, v in zip(lay.names, x)]), lay.lo + 1e-9, lay.hi - 1e-9)
+    anchored = anchored_hardware(lay) & ~held
     x, nfev = solve(x, anchored)
-    ident, sens = identification(lay, jac_data(x))
+    ident, sens = identification(lay, jac_data(x), held)
     free = anchored & (sens >= IDENTIFIED)
-    if not free.all():
+    if not (free | held).all():
         # what the rows cannot identify keeps its prior; the rest is refitted around it
-        x = np.where(free, x, np.clip(lay.mu, lay.lo, lay.hi))
+        x = np.where(free | held, x, np.clip(lay.mu, lay.lo, lay.hi))
         x, nf2 = solve(x, free)
         nfev += nf2
-        ident, sens = identification(lay, jac_data(x))
+        ident, sens = identification(lay, jac_data(x), held)
     r = data_resid(x) * DATA_SIGMA
     info = {"n_rows": n, "geomean_abs_err": geomean_from_log_ratio(r),
             "median_log_err": float(np.median(r)), "nfev": nfev, "parameters": p,
@@ -478,7 +567,7 @@ def anchored_hardware(lay: Layout) -> np.ndarray:
     return free
 
 
-def identification(lay: Layout, J: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def identification(lay: Layout, J: np.ndarray, held: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """How much the rows say about each parameter (Gauss-Newton; ``J`` in DATA_SIGMA units).
 
     * marginal: 1 − posterior variance / prior variance, every other parameter free. Low for a
@@ -486,15 +575,22 @@ def identification(lay: Layout, J: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
       product, the priors split it. This is what the ``calibrated`` label asks of hardware factors.
     * conditional: the same with the others held fixed, ``d/(1+d)`` with ``d = (JᵀJ)_jj σ_j²``.
       Low only when the rows hardly depend on the parameter at all: such a parameter keeps its prior.
+
+    ``held`` parameters (a staged fit's shared stacks) are known, not estimated: the others are
+    judged given them, and they get 0 (this fit says nothing about them).
     """
-    prec = J.T @ J + np.diag(1.0 / lay.sigma ** 2)
+    keep = np.ones(J.shape[1], dtype=bool) if held is None else ~held
+    Jk, sig = J[:, keep], lay.sigma[keep]
+    prec = Jk.T @ Jk + np.diag(1.0 / sig ** 2)
     try:
         cov = np.linalg.inv(prec)
     except np.linalg.LinAlgError:
         cov = np.linalg.pinv(prec)
-    marginal = np.clip(1.0 - np.diag(cov) / lay.sigma ** 2, 0.0, 1.0)
-    d = np.einsum("ij,ij->j", J, J) * lay.sigma ** 2
-    return marginal, d / (1.0 + d)
+    marginal, conditional = np.zeros(J.shape[1]), np.zeros(J.shape[1])
+    marginal[keep] = np.clip(1.0 - np.diag(cov) / sig ** 2, 0.0, 1.0)
+    d = np.einsum("ij,ij->j", Jk, Jk) * sig ** 2
+    conditional[keep] = d / (1.0 + d)
+    return marginal, conditional
 
 
 def _solve_stack_overheads(prep, lay: Layout, x: np.ndarray, evaluate, as_time) -> np.ndarray:
@@ -569,9 +665,12 @@ def _stored(vals: dict[str, float]) -> dict[str, float]:
 
 
 def profile_set(fit: JointFit, prep, stack: np.ndarray, version: str, op_priors: dict | None = None,
-                platforms: list[str] | None = None) -> tuple[ProfileSet, list[dict]]:
+                platforms: list[str] | None = None, base: np.ndarray | None = None) -> tuple[ProfileSet, list[dict]]:
     """Hardware entries for every platform (measured, inherited, prior), stack entries (fitted plus
-    the pooled reference), and the materialized platform × public-stack profiles."""
+    the pooled reference), and the materialized platform × public-stack profiles.
+
+    ``base``: the baseline rows of a staged fit (:func:`fit_staged`): a stack that ran baseline rows
+    was fitted on those alone, and its entry counts them."""
     lay, x = fit.layout, fit.x
     F, Lk, P, S = lay.split(x)
     ident_of = {nm: bool(fit.free[i] and fit.identified[i] >= IDENTIFIED) for i, nm in enumerate(lay.names)}
@@ -634,6 +733,8 @@ def profile_set(fit: JointFit, prep, stack: np.ndarray, version: str, op_priors:
     for sj, s in enumerate(lay.stacks):
         vals = {k: float(math.exp(S[sj, si[k]])) for k in STACK_FACTORS}
         n_rows = int((stack == s).sum())
+        if base is not None and ((stack == s) & base).any():
+            n_rows = int(((stack == s) & base).sum())
         identified = tuple(k for k in STACK_FACTORS if ident_of[("stack", s, k)])
         st_entries.append(StackEntry(stack=s, factors=StackFactors(**_stored(vals)), label=f"measured ({n_rows} rows)",
                                      n_rows=n_rows, identified=identified, base=_base_of(s),

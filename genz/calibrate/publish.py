@@ -113,3 +113,9 @@ def publish(profiles_json: str | Path, wanted: Mapping[str, tuple[str, Iterable[
             p.unlink()
             out["removed"].append(rel)
     return out
+
+
+def write_keys(path: str | Path, keys: Mapping[str, str]) -> None:
+    """Record the input key every profile file is published with (:mod:`genz.calibrate.propagation`),
+    atomically: the next run compares its keys with these to know which files cannot change."""
+    atomic_write_text(path, json.dumps(dict(sorted(keys.items())), indent=1) + "\n")

@@ -21,7 +21,10 @@ other new stacks, fitted together: what a user of a stack never measured would g
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -33,7 +36,7 @@ from ..catalog.zoo import get_model
 from ..perf.concurrency import closed_loop
 from ..perf.efficiency import DEFAULT, FIT_BOUNDS, Efficiency, StackFactors, compose
 from ..perf.predict import engine_inputs
-from ..perf.profiles import ProfileSet
+from ..perf.profiles import ProfileSet, round_sig
 from ..perf.scenarios import normalize
 
 #: software factors fitted per stack
@@ -165,12 +168,15 @@ def fit_stack(rows: ServingRows, mask: np.ndarray, stacks: list[str], start: Sta
     return _factors(start, res.x)
 
 
-def fit_all(rows: ServingRows, mask: np.ndarray) -> dict[str, StackFactors]:
-    """Every stack with rows in ``mask`` fitted on them, plus :data:`POOLED` (all of them together)."""
+def fit_all(rows: ServingRows, mask: np.ndarray, pooled: bool = True) -> dict[str, StackFactors]:
+    """Every stack with rows in ``mask`` fitted on them, plus :data:`POOLED` (all of them together;
+    only for the cross-validation by stack, ``pooled``)."""
     out: dict[str, StackFactors] = {}
     present = sorted(set(rows.stack[mask].tolist()))
     for s in present:
         out[s] = fit_stack(rows, mask, [s], rows.start[s])
+    if not pooled:
+        return out
     pooled_start = _factors(DEFAULT_START, np.mean([_vector(out[s]) for s in present], axis=0))
     out[POOLED] = fit_stack(rows, mask, present, pooled_start) if present else DEFAULT_START
     return out
@@ -198,41 +204,68 @@ def stack_entries(fit: dict[str, StackFactors], rows: ServingRows) -> list[dict]
         if s == POOLED:
             continue
         n = int((rows.stack == s).sum())
-        out.append({"stack": s, "factors": f.as_dict(), "label": f"measured ({n} serving rows, stackfit)",
+        out.append({"stack": s, "factors": {k: round_sig(float(v)) for k, v in f.as_dict().items()},
+                    "label": f"measured ({n} serving rows, stackfit)",
                     "n_rows": n, "base": "", "public": True, "identified": list(FIT)})
     return out
 
 
-def with_fitted_stacks(pset: ProfileSet, paths) -> ProfileSet:
+def with_fitted_stacks(pset: ProfileSet, paths, fit_with: ProfileSet | None = None,
+                       cache: str | Path | None = None) -> ProfileSet:
     """``pset`` with the stack generations fitted on the closed-loop serving rows of ``paths``
     (CSV files in the measurement format with a ``concurrency`` column, e.g.
     ``calibration/serving_benchmarks/``) replacing their fallback factors.
 
-    The chips keep ``pset``'s hardware factors (physics first: these rows move only software), each
-    fitted stack's factors are stored at the profiles' precision (:func:`genz.perf.profiles.round_sig`)
-    and labelled ``measured (n serving rows, stackfit)``; stacks without rows are unchanged. No file:
-    ``pset`` as it is."""
-    from ..catalog.files import read_table
+    The chips keep their hardware factors (physics first: these rows move only software). They are
+    ``fit_with``'s when given: the pipeline fits the generations, like every software factor, with
+    the shared stage's hardware factors (:mod:`genz.calibrate.baseline`), so a new measurement file
+    for one platform does not move them. Each fitted stack's factors are stored at the profiles'
+    precision (:func:`genz.perf.profiles.round_sig`) and labelled ``measured (n serving rows,
+    stackfit)``; stacks without rows are unchanged. No file: ``pset`` as it is.
 
-    files = list(paths)
+    ``cache``: a JSON file holding the last fit by the content of what it depends on (the serving
+    files, the hardware and stack factors it starts from, the code): the same inputs read it back."""
+    from ..catalog.files import atomic_write_text, code_fingerprint, read_table
+    from ..perf.profiles import StackEntry
+
+    files = sorted(str(p) for p in paths)
     if not files:
         return pset
-    meas = pl.concat([read_table(str(p)) for p in files], how="diagonal_relaxed")
-    rows = prepare(meas.select(pl.all().cast(pl.String)), pset)
-    if not len(rows.metric):
-        return pset
-    return add_stacks(pset, fit_all(rows, np.ones(len(rows.metric), dtype=bool)), rows)
+    base = fit_with if fit_with is not None else pset
+    h = hashlib.sha256()
+    for f in files:
+        h.update(Path(f).read_bytes())
+    h.update(json.dumps({k: e.factors for k, e in sorted(base.hardware.items())}, sort_keys=True).encode())
+    h.update(json.dumps({k: e.factors.as_dict() for k, e in sorted(base.stacks.items())}, sort_keys=True).encode())
+    h.update(code_fingerprint().encode())
+    key = h.hexdigest()[:24]
+    entries = None
+    if cache is not None and Path(cache).is_file():
+        try:
+            hit = json.loads(Path(cache).read_text(encoding="utf-8"))
+            entries = hit["entries"] if hit.get("key") == key else None
+        except (OSError, ValueError, KeyError):
+            entries = None
+    if entries is None:
+        meas = pl.concat([read_table(f) for f in files], how="diagonal_relaxed")
+        rows = prepare(meas.select(pl.all().cast(pl.String)), base)
+        if not len(rows.metric):
+            return pset
+        entries = stack_entries(fit_all(rows, np.ones(len(rows.metric), dtype=bool), pooled=False), rows)
+        if cache is not None:
+            atomic_write_text(cache, json.dumps({"key": key, "entries": entries}, sort_keys=True, default=float))
+    return _with_entries(pset, [StackEntry.from_json(dict(e)) for e in entries])
 
 
 def add_stacks(pset: ProfileSet, fit: dict[str, StackFactors], rows: ServingRows) -> ProfileSet:
     """``pset`` with the fitted stacks of ``fit`` (:func:`fit_all`) in place of its own entries for
     them, their factors stored at the profiles' precision (:func:`genz.perf.profiles.round_sig`)."""
-    from ..perf.profiles import StackEntry, round_sig
+    from ..perf.profiles import StackEntry
 
-    entries = []
-    for e in stack_entries(fit, rows):
-        e["factors"] = {k: round_sig(float(v)) for k, v in e["factors"].items()}
-        entries.append(StackEntry.from_json(e))
+    return _with_entries(pset, [StackEntry.from_json(e) for e in stack_entries(fit, rows)])
+
+
+def _with_entries(pset: ProfileSet, entries: list) -> ProfileSet:
     stacks = {**pset.stacks, **{e.stack: e for e in entries}}
     return ProfileSet(list(pset.profiles), source=pset.source, hardware=list(pset.hardware.values()),
                       stacks=list(stacks.values()), version=pset.version)

@@ -44,6 +44,8 @@ def make_project(dest: Path) -> Path:
         shutil.copy(ROOT / "experiments" / f, dest / "experiments" / f)
     shutil.copytree(ROOT / "calibration" / "operators", dest / "calibration" / "operators")
     shutil.copytree(TEST_MEASUREMENTS, dest / "calibration" / "measurements")
+    # the baseline: both measurement files (genz.calibrate.baseline; config default calibration/baseline.yaml)
+    shutil.copy(TEST_MEASUREMENTS.parent / "baseline.yaml", dest / "calibration" / "baseline.yaml")
     return dest
 
 

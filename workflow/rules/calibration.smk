@@ -22,12 +22,14 @@ rule fit_operator_priors:
         "../scripts/fit_operator_priors.py"
 
 
-# the joint fit and its cross-validation in one job: the fit runs as one more task of the folds'
+# the fit (shared stage on the baseline rows, then each platform group with rows outside the
+# baseline; genz.calibrate.baseline) and its cross-validation in one job: the fit runs as one more task of the folds'
 # worker pool. Declared outputs: the fit, and a stamp of the validation and bands (Snakemake deletes
 # a job's outputs before it runs; the previous validation and bands must survive a failed run).
 rule calibrate:
     input:
         measurements=MEASUREMENT_FILES,
+        baseline=BASELINE,
         priors="results/calibration/operator_priors.json",
     output:
         fit="results/calibration/fit.json",
@@ -69,6 +71,7 @@ rule merge_profiles:
     params:
         code=GENZ_FINGERPRINT,
         bands=BANDS,
+        cache="results/calibration/generations-cache.json",
     script:
         "../scripts/merge_profiles.py"
 
@@ -94,5 +97,7 @@ checkpoint publish_profiles:
         code=GENZ_FINGERPRINT,
         folder=PUBLISHED,
         wanted=PUBLISHED_WANTED,
+        profile_keys=PROFILE_KEYS,
+        keys_file=PUBLISHED_KEYS,
     script:
         "../scripts/publish_profiles.py"

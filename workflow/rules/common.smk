@@ -53,6 +53,13 @@ MEASUREMENT_FILES = sorted(str(p) for p in Path(config["measurements"]).rglob("*
 SERVING_FILES = sorted(
     str(p) for p in Path(config["serving_benchmarks"]).rglob("*.csv")
 )
+# the baseline file (genz.calibrate.baseline): the measurement files the shared factors are fitted
+# on; an input only while it exists (none: every row is a baseline row)
+BASELINE = (
+    [config["baseline"]]
+    if config.get("baseline") and Path(config["baseline"]).is_file()
+    else []
+)
 PLATFORMS = sorted(GRID_HARDWARE)
 # exactly the kernel-timing tables the operator-prior fit reads (none: the fit keeps the defaults)
 OPERATOR_TABLES = (
@@ -157,8 +164,11 @@ def grid_files(wildcards):
 # calibration outputs and the content-addressed profile files the shards read
 # (workflow/rules/calibration.smk; genz.calibrate.publish)
 # ----------------------------------------------------------------------------------------------
+import json
 import os
 
+from genz.calibrate import baseline as BL
+from genz.calibrate import propagation as PROP
 from genz.calibrate import publish as PUB
 
 VALIDATION = "results/calibration/validation.parquet"
@@ -186,17 +196,51 @@ if Path(PUBLISHED_STAMP).exists() and any(
     os.utime(PUBLISHED_STAMP, (0, 0))
 
 
+# each profile file's input key: the hash of everything its content can depend on, known before any
+# fit (genz.calibrate.propagation). A file whose key is the one it was last published with cannot
+# change: its shard does not wait for the checkpoint, so a dry run lists exactly the shards to redo
+PUBLISHED_KEYS = "results/calibration/published-keys.json"
+try:
+    PROFILE_KEYS = PROP.profile_keys(
+        MEASUREMENT_FILES,
+        BASELINE[0] if BASELINE else None,
+        PUBLISHED_WANTED,
+        shared=[
+            GENZ_FINGERPRINT,
+            config["folds"],
+            [(p, BL.file_digest(p)) for p in OPERATOR_TABLES],
+        ],
+        serving=SERVING_FILES,
+    )
+except GenzError as exc:
+    raise SystemExit(f"genz: error: {exc}")
+try:
+    _LAST_KEYS = json.loads(Path(PUBLISHED_KEYS).read_text())
+except (OSError, ValueError):
+    _LAST_KEYS = {}
+STALE_PROFILES = {
+    rel
+    for rel, key in PROFILE_KEYS.items()
+    if _LAST_KEYS.get(rel) != key or not Path(PUBLISHED, rel).is_file()
+}
+
+
 def published_profile(wildcards):
-    """The profile file of one shard (after the checkpoint has written it where it changed)."""
-    checkpoints.publish_profiles.get()
-    return f"{PUBLISHED}/{wildcards.experiment}/{wildcards.hardware}.json"
+    """The profile file of one shard (after the checkpoint has written it where it changed, when
+    its input key says it may have)."""
+    rel = f"{wildcards.experiment}/{wildcards.hardware}.json"
+    if rel in STALE_PROFILES:
+        checkpoints.publish_profiles.get()
+    return f"{PUBLISHED}/{rel}"
 
 
 def published_profiles(wildcards):
     """Every profile file of one experiment (the requirement search reads its platforms')."""
-    checkpoints.publish_profiles.get()
-    return [
-        f"{PUBLISHED}/{rel}"
+    rels = [
+        rel
         for rel in sorted(PUBLISHED_WANTED)
         if rel.startswith(f"{wildcards.experiment}/")
     ]
+    if STALE_PROFILES.intersection(rels):
+        checkpoints.publish_profiles.get()
+    return [f"{PUBLISHED}/{rel}" for rel in rels]

@@ -14,9 +14,10 @@ p = snakemake.params  # noqa: F821
 info = calibration.calibrate_files(
     snakemake.input.measurements, snakemake.output.fit, p.validation, p.bands,  # noqa: F821
     k=p.folds, workers=snakemake.threads, op_priors=opcal.read_priors(snakemake.input.priors),  # noqa: F821
-    cache=p.cache, stamp=snakemake.output.validation)  # noqa: F821
+    cache=p.cache, stamp=snakemake.output.validation,  # noqa: F821
+    baseline=snakemake.input.baseline[0] if snakemake.input.baseline else None)  # noqa: F821
 for w in info["warnings"]:
     print(f"warning: {w}", file=sys.stderr)
-print(f"{info['profiles']} profiles from {info['rows']} rows, version {info['version']}; cross-validated 80% band "
+print(f"{info['profiles']} profiles from {info['rows']} rows ({info['baseline_rows']} baseline rows), version {info['version']}; cross-validated 80% band "
       f"coverage {info['coverage_80']:.3f} (scale {info['scale']:.2f}); fits computed {info['fits_computed']}, "
       f"read from the cache {info['fits_cached']}", file=sys.stderr)

@@ -13,5 +13,6 @@ pset = calibration.merge_profile_files(
     snakemake.params.bands,  # noqa: F821
     snakemake.output[0],  # noqa: F821
     serving=list(snakemake.input.serving),  # noqa: F821
+    cache=snakemake.params.cache,  # noqa: F821
 )
 print(f"{len(pset)} profiles", file=sys.stderr)

@@ -18,3 +18,5 @@ for what in ("written", "removed"):
 print(f"{len(res['written'])} written, {len(res['unchanged'])} unchanged, {len(res['removed'])} removed",
       file=sys.stderr)
 Path(snakemake.output[0]).write_text("".join(f"{k} {len(v)}\n" for k, v in res.items()))  # noqa: F821
+# the input key each file is now published with (genz.calibrate.propagation), written last
+publish.write_keys(p.keys_file, dict(p.profile_keys))
