@@ -6,8 +6,9 @@ From the repository root, with a full default run in place (one is made first wh
 missing, and timed): writes ``calibration/measurements/<platform>/recalibration-benchmark.csv`` (the
 first ``--rows`` rows of the platform's first file, measured ``--factor`` × faster, from a new
 study), prints the dry run's job list, runs ``snakemake --cores 2 reports/all`` and prints its wall
-time, the jobs it ran by rule, the profile files the checkpoint rewrote and the cross-validation
-fits computed and read from the cache. The file is removed at the end unless ``--keep`` (the next
+time, the jobs it ran by rule, the profile files the checkpoint rewrote, the platforms whose shards
+were re-estimated, which stacks and hardware entries of the merged profiles changed, and the
+cross-validation fits computed and read from the cache. The file is removed at the end unless ``--keep`` (the next
 run then refits back). Targets (2-core machine): rerun ≤ 60 s (goal 30 s); fresh run ≤ 90 s.
 """
 
@@ -81,7 +82,7 @@ def main() -> None:
         print(f"added {new.relative_to(ROOT)}: {rows.height} rows ({src.name} × {a.factor})")
         print(f"dry run plans {sum(planned.values())} jobs: "
               + ", ".join(f"{k} {v}" for k, v in planned.items())
-              + "  (the shards wait for the publish_profiles checkpoint; only those whose profile changed run)")
+              + "  (exactly the shards whose profile's input key changed: genz.calibrate.propagation)")
         dt, text = snakemake()
         ran = ran_jobs(text)
         cal = ROOT / "results" / "logs"

@@ -178,10 +178,15 @@ def _fold_masks(prep: Prepared, scheme: str, k: int, base: np.ndarray | None = N
     return folds, [(folds != f, folds == f) for f in range(nf) if (folds != f).any()]
 
 
-def _run_fits(jobs: list, workers: int, cache: FitCache | None, progress=None) -> list:
+def _run_fits(jobs: list, workers: int, cache: FitCache | None, progress=None, then=None) -> list:
     """Run fit jobs (:func:`_cv_fold` arguments) in ``workers`` processes, in order; merge the cache
-    statistics; ``progress(1)`` after each."""
+    statistics; ``progress(1)`` after each.
+
+    ``then(first_result)``: a (function, args) to run in the same pool as soon as the first job is
+    done, alongside the others (the pipeline's stack-generation fit, which needs the full fit); its
+    result is appended last."""
     out = []
+    extra = None
     if workers > 1 and len(jobs) > 1:
         import os
 
@@ -191,10 +196,16 @@ def _run_fits(jobs: list, workers: int, cache: FitCache | None, progress=None) -
             # spawn, not fork: polars' thread pool does not survive a fork
             with _main_not_reimported(), ProcessPoolExecutor(
                     max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn")) as ex:
-                for r in ex.map(_cv_fold, jobs):
-                    out.append(r)
+                futures = [ex.submit(_cv_fold, j) for j in jobs]
+                for i, fut in enumerate(futures):
+                    out.append(fut.result())
+                    if i == 0 and then is not None:
+                        fn, args = then(out[0][0])
+                        extra = ex.submit(fn, *args)
                     if progress:
                         progress(1)
+                if extra is not None:
+                    extra = extra.result()
         finally:
             for v, val in saved.items():
                 if val is None:
@@ -202,8 +213,11 @@ def _run_fits(jobs: list, workers: int, cache: FitCache | None, progress=None) -
                 else:
                     os.environ[v] = val
     else:
-        for j in jobs:
+        for i, j in enumerate(jobs):
             out.append(_cv_fold(j))
+            if i == 0 and then is not None:
+                fn, args = then(out[0][0])
+                extra = fn(*args)
             if progress:
                 progress(1)
     results = []
@@ -213,7 +227,7 @@ def _run_fits(jobs: list, workers: int, cache: FitCache | None, progress=None) -
             cache.used.update(keys)
             cache.hits += hits
             cache.misses += misses
-    return results
+    return results + ([extra] if then is not None else [])
 
 
 #: columns of the validation table in memory only (not in validation.parquet): whether a row is a
@@ -275,11 +289,11 @@ def cross_validate(prep: Prepared, k: int = 5, workers: int = 2,
 def validate_all(prep: Prepared, k: int = 5, workers: int = 2,
                  op_priors: dict[str, dict[str, float]] | None = None, cache: FitCache | None = None,
                  progress=None, schemes: Sequence[str] = SCHEMES, full_fit_version: str | None = None,
-                 base: np.ndarray | None = None):
+                 base: np.ndarray | None = None, then=None):
     """Out-of-fold predictions under both schemes (``scheme`` column: 'model', 'source'), every
     fold of both in one pool of ``workers`` processes. With ``full_fit_version``, the fit of all
-    rows runs in the same pool and ``(validation, FitResult)`` is returned. ``base``: the baseline
-    rows (default all)."""
+    rows runs in the same pool and ``(validation, FitResult)`` is returned (with ``then``, see
+    :func:`_run_fits`: ``(validation, FitResult, its result)``). ``base``: the baseline rows (default all)."""
     cache_dir = str(cache.folder) if cache is not None else None
     base = np.ones(len(prep), dtype=bool) if base is None else np.asarray(base, dtype=bool)
     plan = [(s, *_fold_masks(prep, s, k, base)) for s in schemes]
@@ -287,13 +301,16 @@ def validate_all(prep: Prepared, k: int = 5, workers: int = 2,
                          for _, _, masks in plan for tr, te in masks]
     if full_fit_version is not None:
         jobs.insert(0, (prep, np.ones(len(prep), dtype=bool), None, op_priors, cache_dir, full_fit_version, base))
-    results = _run_fits(jobs, workers, cache, progress)
+    results = _run_fits(jobs, workers, cache, progress, then=then if full_fit_version is not None else None)
+    extra = results.pop() if then is not None and full_fit_version is not None else None
     full = results.pop(0) if full_fit_version is not None else None
     frames, i = [], 0
     for s, folds, masks in plan:
         frames.append(_oof_frame(prep, s, folds, results[i:i + len(masks)], base))
         i += len(masks)
     val = pl.concat(frames, how="vertical")
+    if then is not None and full_fit_version is not None:
+        return val, full, extra
     return (val, full) if full_fit_version is not None else val
 
 
@@ -672,7 +689,8 @@ def read_profiles_json(path: str | Path) -> tuple[list[Profile], dict]:
 def calibrate_files(paths: Sequence[str | Path], out_fit: str | Path, out_validation: str | Path,
                     out_bands: str | Path, k: int = 5, workers: int = 2, op_priors: dict | None = None,
                     cache: str | Path | None = None, stamp: str | Path | None = None,
-                    baseline: str | Path | None = None) -> dict:
+                    baseline: str | Path | None = None, serving: Sequence[str | Path] = (),
+                    serving_cache: str | Path | None = None) -> dict:
     """The pipeline's calibration rule: the joint fit of every row and the held-out predictions of
     both schemes, side by side in ``workers`` processes; writes the fit (profiles without bands:
     those come from the validation), the validation, the bands (:func:`validate_step`), each
@@ -682,13 +700,23 @@ def calibrate_files(paths: Sequence[str | Path], out_fit: str | Path, out_valida
     ``cache``: a folder of fits by content (:mod:`genz.calibrate.fitcache`): a fit of training rows
     fitted before is read back, not refitted; entries this run did not use are removed.
     ``baseline``: the baseline file (:mod:`genz.calibrate.baseline`): the rows the shared factors are
-    fitted on (none: every row)."""
+    fitted on (none: every row). ``serving``: closed-loop serving-benchmark CSVs: the stack generations
+    are fitted on them in the same pool as soon as the full fit is done
+    (:func:`genz.calibrate.stackfit.generation_entries`, cached in ``serving_cache``) and stored in
+    the fit file (``generations``) for :func:`merge_profile_files`."""
     prep, base, base_warnings = prepared_with_baseline(paths, baseline)
     priors, priors_hash = priors_step(None, op_priors)
     version = _version([Path(p) for p in paths], priors_hash)
     fc = FitCache(cache) if cache else None
-    val0, fit = validate_all(prep, k=k, workers=workers, op_priors=priors, cache=fc, full_fit_version=version,
-                             base=base)
+
+    def generations(full):
+        from . import stackfit
+
+        return stackfit.generation_entries, (full.profiles, full.shared_hardware, [str(p) for p in serving],
+                                             None if serving_cache is None else str(serving_cache))
+
+    val0, fit, gens = validate_all(prep, k=k, workers=workers, op_priors=priors, cache=fc,
+                                   full_fit_version=version, base=base, then=generations)
     val, info = validate_step(prep, priors, k=k, val=val0)
     warnings = base_warnings + fit_warnings(prep, fit.profiles)
     info.update(inputs_hash=inputs_hash(paths), priors_hash=priors_hash, code=code_fingerprint(),
@@ -696,8 +724,8 @@ def calibrate_files(paths: Sequence[str | Path], out_fit: str | Path, out_valida
     summary = {"version": version, "inputs_hash": inputs_hash(paths), "priors_hash": priors_hash,
                "warnings": warnings, "code": code_fingerprint(), "operator_priors": priors, "rows": len(prep),
                "baseline_rows": int(base.sum()), "folds": k}
-    shared = {"shared_hardware": fit.shared_hardware} if fit.shared_hardware else {}
-    _write_json({**summary, **fit.profiles.payload(), **shared, "fit": fit.diagnostics}, out_fit)
+    extra = {"generations": gens} if gens else {}
+    _write_json({**summary, **fit.profiles.payload(), **extra, "fit": fit.diagnostics}, out_fit)
     write_frame(val, out_validation)
     _write_json(info, out_bands)
     if fc is not None:
@@ -740,16 +768,14 @@ def merge_profile_files(paths: str | Path | list[str | Path], bands_path: str | 
                       stacks=list(base.stacks.values()), version=base.version)
     info: dict = json.loads(Path(bands_path).read_text()) if bands_path and Path(bands_path).exists() else {}
     pset = merge_step(pset, info)
-    if serving:
-        from . import stackfit
+    from . import stackfit
 
-        # like every software factor, the generations are fitted with the shared stage's hardware
-        # factors (genz.calibrate.baseline): the fit file holds them when the stages differ
-        shared = json.loads(Path(sorted(Path(x) for x in paths)[0]).read_text()).get("shared_hardware")
-        fit_with = None if not shared else ProfileSet(
-            [], source=pset.source, hardware=[HardwareEntry.from_json(e) for e in shared],
-            stacks=list(pset.stacks.values()), version=pset.version)
-        pset = stackfit.with_fitted_stacks(pset, serving, fit_with=fit_with, cache=cache)
+    # the stack generations the calibrate step fitted on the serving benchmarks (calibrate_files)
+    gens = json.loads(Path(sorted(Path(x) for x in paths)[0]).read_text()).get("generations")
+    if gens:
+        pset = stackfit.with_entries(pset, gens)
+    elif serving:
+        pset = stackfit.with_fitted_stacks(pset, serving, cache=cache)
     _write_json({"code": code_fingerprint(), "coverage_80": info.get("coverage_80"),
                  "coverage_80_source": info.get("coverage_80_source"),
                  "band_scale": info.get("scale"), **pset.payload()}, out)

@@ -49,12 +49,17 @@ def _h(*parts: object) -> str:
     return h.hexdigest()[:16]
 
 
-def _file_rows(path: str) -> list[tuple[str, str, str, str]]:
-    """(platform id, family, link class, stack) of each distinct row kind of a measurement file."""
+def _file_rows(path: str) -> list[tuple[str, str, str, str]] | None:
+    """(platform id, family, link class, stack) of each distinct row kind of a measurement file; None
+    for a file that cannot be read (the calibration names its error in one line; until then it
+    counts as reaching every profile)."""
     from .physfit import link_class
     from .prepared import stack_of
 
-    df = pl.read_csv(path, infer_schema=False, columns=None)
+    try:
+        df = pl.read_csv(path, infer_schema=False)
+    except (OSError, pl.exceptions.PolarsError, UnicodeDecodeError):
+        return None
     cols = {c.strip().lower(): c for c in df.columns}
     get = [cols.get(c) for c in ("hardware", "framework", "source")]
     sel = df.select([pl.col(c).fill_null("") if c else pl.lit("") for c in get]).unique()
@@ -82,7 +87,8 @@ def profile_keys(measurements: Sequence[str], baseline: str | None, wanted: Mapp
     digest = {f: B.file_digest(f) for f in measurements}
     listed = set(bl.files.values())
     is_base = {f: bl.everything or digest[f] in listed for f in measurements}
-    rows = {f: _file_rows(f) for f in measurements}
+    read = {f: _file_rows(f) for f in measurements}
+    rows = {f: r or [] for f, r in read.items()}
     held = {r[3] for f in measurements if is_base[f] for r in rows[f]}
     # groups: union-find over families, link classes, platforms and the stacks stage 1 did not fit
     parent: dict[str, str] = {}
@@ -109,6 +115,8 @@ def profile_keys(measurements: Sequence[str], baseline: str | None, wanted: Mapp
     for f in measurements:
         if is_base[f]:
             continue
+        if read[f] is None:
+            everywhere.add(digest[f])
         for _plat, fam, _link, st in rows[f]:
             new_files.setdefault(find(f"family:{fam}"), set()).add(digest[f])
             if st not in held:

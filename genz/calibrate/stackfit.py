@@ -214,24 +214,37 @@ def with_fitted_stacks(pset: ProfileSet, paths, fit_with: ProfileSet | None = No
                        cache: str | Path | None = None) -> ProfileSet:
     """``pset`` with the stack generations fitted on the closed-loop serving rows of ``paths``
     (CSV files in the measurement format with a ``concurrency`` column, e.g.
-    ``calibration/serving_benchmarks/``) replacing their fallback factors.
+    ``calibration/serving_benchmarks/``) replacing their fallback factors
+    (:func:`generation_entries`; the chips' factors are ``fit_with``'s, default ``pset``'s)."""
+    entries = _entries(fit_with if fit_with is not None else pset, paths, cache)
+    return with_entries(pset, entries) if entries else pset
 
-    The chips keep their hardware factors (physics first: these rows move only software). They are
-    ``fit_with``'s when given: the pipeline fits the generations, like every software factor, with
-    the shared stage's hardware factors (:mod:`genz.calibrate.baseline`), so a new measurement file
-    for one platform does not move them. Each fitted stack's factors are stored at the profiles'
-    precision (:func:`genz.perf.profiles.round_sig`) and labelled ``measured (n serving rows,
-    stackfit)``; stacks without rows are unchanged. No file: ``pset`` as it is.
+
+def generation_entries(pset: ProfileSet, shared_hardware: list | None, paths, cache: str | None = None) -> list:
+    """The stack-generation entries (JSON) fitted on the serving rows of ``paths``, with the hardware
+    factors of ``shared_hardware`` (the shared stage's entries, :mod:`genz.calibrate.baseline`) or
+    else ``pset``'s: like every software factor, the generations are fitted with the shared stage's
+    chips, so a new measurement file does not move them. Runs in a worker of the calibration's pool."""
+    from ..perf.profiles import HardwareEntry
+
+    base = pset if not shared_hardware else ProfileSet(
+        [], source=pset.source, hardware=[HardwareEntry.from_json(e) for e in shared_hardware],
+        stacks=list(pset.stacks.values()), version=pset.version)
+    return _entries(base, paths, cache)
+
+
+def _entries(base: ProfileSet, paths, cache: str | Path | None) -> list:
+    """Fitted generation entries (:func:`stack_entries`): the chips keep ``base``'s hardware factors
+    (physics first: these rows move only software); each stack's factors at the profiles' precision
+    (:func:`genz.perf.profiles.round_sig`), labelled ``measured (n serving rows, stackfit)``.
 
     ``cache``: a JSON file holding the last fit by the content of what it depends on (the serving
     files, the hardware and stack factors it starts from, the code): the same inputs read it back."""
     from ..catalog.files import atomic_write_text, code_fingerprint, read_table
-    from ..perf.profiles import StackEntry
 
     files = sorted(str(p) for p in paths)
     if not files:
-        return pset
-    base = fit_with if fit_with is not None else pset
+        return []
     h = hashlib.sha256()
     for f in files:
         h.update(Path(f).read_bytes())
@@ -239,21 +252,26 @@ def with_fitted_stacks(pset: ProfileSet, paths, fit_with: ProfileSet | None = No
     h.update(json.dumps({k: e.factors.as_dict() for k, e in sorted(base.stacks.items())}, sort_keys=True).encode())
     h.update(code_fingerprint().encode())
     key = h.hexdigest()[:24]
-    entries = None
     if cache is not None and Path(cache).is_file():
         try:
             hit = json.loads(Path(cache).read_text(encoding="utf-8"))
-            entries = hit["entries"] if hit.get("key") == key else None
+            if hit.get("key") == key:
+                return list(hit["entries"])
         except (OSError, ValueError, KeyError):
-            entries = None
-    if entries is None:
-        meas = pl.concat([read_table(f) for f in files], how="diagonal_relaxed")
-        rows = prepare(meas.select(pl.all().cast(pl.String)), base)
-        if not len(rows.metric):
-            return pset
-        entries = stack_entries(fit_all(rows, np.ones(len(rows.metric), dtype=bool), pooled=False), rows)
-        if cache is not None:
-            atomic_write_text(cache, json.dumps({"key": key, "entries": entries}, sort_keys=True, default=float))
+            pass
+    meas = pl.concat([read_table(f) for f in files], how="diagonal_relaxed")
+    rows = prepare(meas.select(pl.all().cast(pl.String)), base)
+    entries = stack_entries(fit_all(rows, np.ones(len(rows.metric), dtype=bool), pooled=False), rows) \
+        if len(rows.metric) else []
+    if cache is not None:
+        atomic_write_text(cache, json.dumps({"key": key, "entries": entries}, sort_keys=True, default=float))
+    return entries
+
+
+def with_entries(pset: ProfileSet, entries: list) -> ProfileSet:
+    """``pset`` with these stack entries (JSON) in place of its own entries for them."""
+    from ..perf.profiles import StackEntry
+
     return _with_entries(pset, [StackEntry.from_json(dict(e)) for e in entries])
 
 

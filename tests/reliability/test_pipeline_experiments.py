@@ -78,7 +78,7 @@ CASES = [
      ("config: shard_size: 5 is less than the minimum of 1000",)),
     ("config: unknown key", {}, ("--config", "shard_sise=5000"),
      ("config: (top level): Additional properties are not allowed ('shard_sise' was unexpected)",
-      "allowed keys: experiments")),
+      "allowed keys: baseline, experiments")),
 ]
 
 

@@ -23,13 +23,15 @@ rule fit_operator_priors:
 
 
 # the fit (shared stage on the baseline rows, then each platform group with rows outside the
-# baseline; genz.calibrate.baseline) and its cross-validation in one job: the fit runs as one more task of the folds'
-# worker pool. Declared outputs: the fit, and a stamp of the validation and bands (Snakemake deletes
+# baseline; genz.calibrate.baseline), its cross-validation and the stack generations' fit on the
+# serving benchmarks (with the shared stage's chips) in one job: the fits are tasks of one worker
+# pool, the generations' as soon as the full fit is done. Declared outputs: the fit, and a stamp of the validation and bands (Snakemake deletes
 # a job's outputs before it runs; the previous validation and bands must survive a failed run).
 rule calibrate:
     input:
         measurements=MEASUREMENT_FILES,
         baseline=BASELINE,
+        serving=SERVING_FILES,
         priors="results/calibration/operator_priors.json",
     output:
         fit="results/calibration/fit.json",
@@ -49,6 +51,7 @@ rule calibrate:
         validation=VALIDATION,
         bands=BANDS,
         cache="results/calibration/cv-cache",
+        serving_cache="results/calibration/generations-cache.json",
     script:
         "../scripts/calibrate.py"
 
@@ -57,7 +60,6 @@ rule merge_profiles:
     input:
         profiles="results/calibration/fit.json",
         validation=VALIDATION_STAMP,
-        serving=SERVING_FILES,
     output:
         "results/calibration/profiles.json",
     log:
@@ -71,7 +73,6 @@ rule merge_profiles:
     params:
         code=GENZ_FINGERPRINT,
         bands=BANDS,
-        cache="results/calibration/generations-cache.json",
     script:
         "../scripts/merge_profiles.py"
 

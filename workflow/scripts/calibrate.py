@@ -15,7 +15,8 @@ info = calibration.calibrate_files(
     snakemake.input.measurements, snakemake.output.fit, p.validation, p.bands,  # noqa: F821
     k=p.folds, workers=snakemake.threads, op_priors=opcal.read_priors(snakemake.input.priors),  # noqa: F821
     cache=p.cache, stamp=snakemake.output.validation,  # noqa: F821
-    baseline=snakemake.input.baseline[0] if snakemake.input.baseline else None)  # noqa: F821
+    baseline=snakemake.input.baseline[0] if snakemake.input.baseline else None,  # noqa: F821
+    serving=list(snakemake.input.serving), serving_cache=p.serving_cache)  # noqa: F821
 for w in info["warnings"]:
     print(f"warning: {w}", file=sys.stderr)
 print(f"{info['profiles']} profiles from {info['rows']} rows ({info['baseline_rows']} baseline rows), version {info['version']}; cross-validated 80% band "

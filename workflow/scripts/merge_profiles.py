@@ -1,4 +1,4 @@
-"""Rule merge_profiles: all platform profiles plus bands in one file."""
+"""Rule merge_profiles: all platform profiles plus bands and the fitted stack generations in one file."""
 
 import sys
 
@@ -12,7 +12,5 @@ pset = calibration.merge_profile_files(
     snakemake.input.profiles,  # noqa: F821
     snakemake.params.bands,  # noqa: F821
     snakemake.output[0],  # noqa: F821
-    serving=list(snakemake.input.serving),  # noqa: F821
-    cache=snakemake.params.cache,  # noqa: F821
 )
 print(f"{len(pset)} profiles", file=sys.stderr)
