@@ -133,22 +133,19 @@ def _cv_fold(args):
     cache = FitCache(cache_dir) if cache_dir else None
     fit = fit_profiles(prep.subset(train), version=version, op_priors=op_priors, cache=cache, base=base[train])
     stats = (sorted(cache.used), cache.hits, cache.misses) if cache else ([], 0, 0)
-    if test is None:
-        if not base.all() and base.any():
-            from .physfit import profile_set
-
-            sub = prep.subset(base)
-            pset1, _ = profile_set(fit.stage1, sub, sub.stack, version, op_priors)
-            fit = replace(fit, shared_hardware=[h.to_json() for h in pset1.hardware.values()])
-        return replace(fit, stage1=None), stats
-    pred, used = predict_prepared(prep.subset(test), fit.profiles)
-    shared = pred
-    if (train & base).any() and not base[train].all():
+    # the shared stage's own profiles, where the two stages differ (its rows: the baseline training rows)
+    staged = (train & base).any() and not base[train].all()
+    if staged:
         from .physfit import profile_set
 
         sub = prep.subset(train & base)
         pset1, _ = profile_set(fit.stage1, sub, sub.stack, version, op_priors)
-        shared, _ = predict_prepared(prep.subset(test), pset1)
+    if test is None:
+        if staged:
+            fit = replace(fit, shared_hardware=[h.to_json() for h in pset1.hardware.values()])
+        return replace(fit, stage1=None), stats
+    pred, used = predict_prepared(prep.subset(test), fit.profiles)
+    shared = predict_prepared(prep.subset(test), pset1)[0] if staged else pred
     return (test, pred, used, shared), stats
 
 
@@ -743,12 +740,11 @@ def _file_hash(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-def merge_profile_files(paths: str | Path | list[str | Path], bands_path: str | Path | None, out: str | Path,
-                        serving: Sequence[str | Path] = (), cache: str | Path | None = None) -> ProfileSet:
-    """The joint fit's profile file(s) plus the cross-validated bands, as one profiles JSON (atomic);
-    with ``serving`` (closed-loop serving-benchmark CSVs), the stack generations fitted on them
-    (:func:`genz.calibrate.stackfit.with_fitted_stacks`: software factors only, the chips' factors
-    as the joint fit left them)."""
+def merge_profile_files(paths: str | Path | list[str | Path], bands_path: str | Path | None,
+                        out: str | Path) -> ProfileSet:
+    """The fit's profile file(s) plus the cross-validated bands, as one profiles JSON (atomic), with
+    the stack generations the fit file holds (``generations``: fitted on the serving benchmarks by
+    :func:`calibrate_files`, software factors only)."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
     sets = [load_profiles(p) for p in sorted(Path(x) for x in paths)]
@@ -768,14 +764,11 @@ def merge_profile_files(paths: str | Path | list[str | Path], bands_path: str | 
                       stacks=list(base.stacks.values()), version=base.version)
     info: dict = json.loads(Path(bands_path).read_text()) if bands_path and Path(bands_path).exists() else {}
     pset = merge_step(pset, info)
-    from . import stackfit
-
-    # the stack generations the calibrate step fitted on the serving benchmarks (calibrate_files)
     gens = json.loads(Path(sorted(Path(x) for x in paths)[0]).read_text()).get("generations")
     if gens:
-        pset = stackfit.with_entries(pset, gens)
-    elif serving:
-        pset = stackfit.with_fitted_stacks(pset, serving, cache=cache)
+        from .stackfit import with_entries
+
+        pset = with_entries(pset, gens)
     _write_json({"code": code_fingerprint(), "coverage_80": info.get("coverage_80"),
                  "coverage_80_source": info.get("coverage_80_source"),
                  "band_scale": info.get("scale"), **pset.payload()}, out)

@@ -360,10 +360,7 @@ def fit_joint(prep, stack: np.ndarray, op_priors: dict | None = None, max_nfev: 
     if len(parts) == 1:
         return _fit_cached(prep, stack, op_priors, max_nfev, cache, frozen)
     fits = [_fit_cached(prep.subset(m), stack[m], op_priors, max_nfev, cache, frozen) for m in parts]
-    x = np.clip(lay.mu.copy(), lay.lo, lay.hi)
-    ident, sens = np.zeros(len(x)), np.zeros(len(x))
-    free = np.zeros(len(x), dtype=bool)
-    _place(lay, fits, x, ident, sens, free)
+    x, ident, sens, free = _place(lay, fits)
     return _composed(prep, lay, x, ident, sens, free, int(sum(f.info["nfev"] for f in fits)), len(fits))
 
 
@@ -374,8 +371,13 @@ def _held_stacks(lay: Layout, frozen: Frozen | None) -> frozenset[str]:
     return frozenset(s for s in lay.stacks if all(("stack", s, k) in frozen for k in STACK_FACTORS))
 
 
-def _place(lay: Layout, fits: list[JointFit], x, ident, sens, free, skip: frozenset = frozenset()) -> None:
-    """Copy each sub-fit's values into the arrays of ``lay`` (by parameter name), except names in ``skip``."""
+def _place(lay: Layout, fits: list[JointFit], arrays: tuple | None = None, skip: frozenset = frozenset()) -> tuple:
+    """(x, identified, sensitive, free) of ``lay``: ``arrays`` (default: the clipped prior means, nothing
+    identified or free) with each sub-fit's values copied in by parameter name, except names in ``skip``."""
+    if arrays is None:
+        n = len(lay.names)
+        arrays = (np.clip(lay.mu.copy(), lay.lo, lay.hi), np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool))
+    x, ident, sens, free = arrays
     pos = {nm: i for i, nm in enumerate(lay.names)}
     for f in fits:
         for i, nm in enumerate(f.layout.names):
@@ -383,6 +385,7 @@ def _place(lay: Layout, fits: list[JointFit], x, ident, sens, free, skip: frozen
                 continue
             j = pos[nm]
             x[j], ident[j], sens[j], free[j] = f.x[i], f.identified[i], f.sensitive[i], f.free[i]
+    return arrays
 
 
 def _composed(prep, lay: Layout, x, ident, sens, free, nfev: int, n_parts: int) -> JointFit:
@@ -419,16 +422,13 @@ def fit_staged(prep, stack: np.ndarray, base: np.ndarray, op_priors: dict | None
     frozen: Frozen = {nm: float(fit1.x[i]) for i, nm in enumerate(fit1.layout.names) if nm[0] == "stack"}
     lay = build_layout(prep.platform, stack, op_priors)
     held = _held_stacks(lay, frozen)
-    x = np.clip(lay.mu.copy(), lay.lo, lay.hi)
-    ident, sens = np.zeros(len(x)), np.zeros(len(x))
-    free = np.zeros(len(x), dtype=bool)
-    _place(lay, [fit1], x, ident, sens, free)
+    arrays = _place(lay, [fit1])
     nfev, parts = int(fit1.info["nfev"]), components(lay, held)
     # each refit starts from stage 1's values (its own training rows' fit: no held-out row leaks in)
     start = {nm: float(fit1.x[i]) for i, nm in enumerate(fit1.layout.names) if nm[0] != "stack"}
     refit = [_fit_cached(prep.subset(m), stack[m], op_priors, max_nfev, cache, frozen, start)
              for m in parts if (m & ~base).any()]
-    _place(lay, refit, x, ident, sens, free, skip=frozenset(frozen))
+    x, ident, sens, free = _place(lay, refit, arrays, skip=frozenset(frozen))
     nfev += sum(int(f.info["nfev"]) for f in refit)
     return _composed(prep, lay, x, ident, sens, free, nfev, len(parts)), fit1
 
@@ -437,33 +437,31 @@ def _fit_cached(prep, stack: np.ndarray, op_priors: dict | None, max_nfev: int, 
                 frozen: Frozen | None = None, start: Frozen | None = None) -> JointFit:
     """:func:`_fit_component`, read from / written to ``cache`` by the content of its rows (and the
     values it holds and starts from)."""
-    names = set(build_layout(prep.platform, stack, op_priors).names)
+    lay = build_layout(prep.platform, stack, op_priors)
+    names = set(lay.names)
     frozen = {nm: v for nm, v in (frozen or {}).items() if nm in names} or None
     start = {nm: v for nm, v in (start or {}).items() if nm in names} or None
     if cache is None:
-        return _fit_component(prep, stack, op_priors, max_nfev, frozen, start)
+        return _fit_component(prep, lay, max_nfev, frozen, start)
     key = cache.key(prep.frame, stack, op_priors, max_nfev,
                     held=sorted((list(nm), repr(v)) for nm, v in (frozen or {}).items())
                     + sorted((["start", *nm], repr(v)) for nm, v in (start or {}).items()))
     hit = cache.get(key)
-    if hit is not None:
-        lay = build_layout(prep.platform, stack, op_priors)
-        if [list(n) for n in lay.names] == hit["names"]:
-            return JointFit(layout=lay, x=np.array(hit["x"]), identified=np.array(hit["identified"]),
-                            sensitive=np.array(hit["sensitive"]), free=np.array(hit["free"], dtype=bool),
-                            info=hit["info"])
-    fit = _fit_component(prep, stack, op_priors, max_nfev, frozen, start)
+    if hit is not None and [list(n) for n in lay.names] == hit["names"]:
+        return JointFit(layout=lay, x=np.array(hit["x"]), identified=np.array(hit["identified"]),
+                        sensitive=np.array(hit["sensitive"]), free=np.array(hit["free"], dtype=bool),
+                        info=hit["info"])
+    fit = _fit_component(prep, lay, max_nfev, frozen, start)
     cache.put(key, {"names": [list(n) for n in fit.layout.names], "x": fit.x.tolist(),
                     "identified": fit.identified.tolist(), "sensitive": fit.sensitive.tolist(),
                     "free": fit.free.tolist(), "info": fit.info})
     return fit
 
 
-def _fit_component(prep, stack: np.ndarray, op_priors: dict | None, max_nfev: int,
+def _fit_component(prep, lay: Layout, max_nfev: int,
                    frozen: Frozen | None = None, start: Frozen | None = None) -> JointFit:
-    """The MAP fit of rows that form one problem (:func:`fit_joint`), ``frozen`` parameters held,
-    starting from ``start`` where given (else the priors)."""
-    lay = build_layout(prep.platform, stack, op_priors)
+    """The MAP fit of rows that form one problem (:func:`fit_joint`; ``lay``, their layout), ``frozen``
+    parameters held, starting from ``start`` where given (else the priors)."""
     held = np.array([nm in (frozen or {}) for nm in lay.names], dtype=bool)
     held_x = np.array([(frozen or {}).get(nm, 0.0) for nm in lay.names])
     n, p = len(prep), len(lay.mu)

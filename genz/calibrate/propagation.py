@@ -83,6 +83,8 @@ def profile_keys(measurements: Sequence[str], baseline: str | None, wanted: Mapp
     """Input key of every published profile file ``wanted`` names (relative path -> (hardware,
     framework keys)); ``shared``: what every file depends on besides the baseline (code fingerprint,
     kernel-timing digests, folds)."""
+    from .physfit import link_class
+
     bl = B.read(baseline)
     digest = {f: B.file_digest(f) for f in measurements}
     listed = set(bl.files.values())
@@ -130,8 +132,6 @@ def profile_keys(measurements: Sequence[str], baseline: str | None, wanted: Mapp
         except GenzError:
             out[rel] = _h(common, rel, "unresolved")  # the publish step names the error
             continue
-        from .physfit import link_class
-
         reach = sorted({find(f"family:{hw.family}"), find(f"link:{link_class(hw)}")})
         own = Path(hardware)
         out[rel] = _h(common, rel, sorted(fws), [sorted(new_files.get(g, ())) for g in reach],

@@ -210,38 +210,26 @@ def stack_entries(fit: dict[str, StackFactors], rows: ServingRows) -> list[dict]
     return out
 
 
-def with_fitted_stacks(pset: ProfileSet, paths, fit_with: ProfileSet | None = None,
-                       cache: str | Path | None = None) -> ProfileSet:
-    """``pset`` with the stack generations fitted on the closed-loop serving rows of ``paths``
-    (CSV files in the measurement format with a ``concurrency`` column, e.g.
-    ``calibration/serving_benchmarks/``) replacing their fallback factors
-    (:func:`generation_entries`; the chips' factors are ``fit_with``'s, default ``pset``'s)."""
-    entries = _entries(fit_with if fit_with is not None else pset, paths, cache)
-    return with_entries(pset, entries) if entries else pset
-
-
 def generation_entries(pset: ProfileSet, shared_hardware: list | None, paths, cache: str | None = None) -> list:
-    """The stack-generation entries (JSON) fitted on the serving rows of ``paths``, with the hardware
-    factors of ``shared_hardware`` (the shared stage's entries, :mod:`genz.calibrate.baseline`) or
-    else ``pset``'s: like every software factor, the generations are fitted with the shared stage's
-    chips, so a new measurement file does not move them. Runs in a worker of the calibration's pool."""
-    from ..perf.profiles import HardwareEntry
+    """The stack-generation entries (JSON, :func:`stack_entries`) fitted on the closed-loop serving rows
+    of ``paths`` (CSVs in the measurement format with a ``concurrency`` column, e.g.
+    ``calibration/serving_benchmarks/``); apply them with :func:`with_entries`. Runs in a worker of
+    the calibration's pool.
 
-    base = pset if not shared_hardware else ProfileSet(
-        [], source=pset.source, hardware=[HardwareEntry.from_json(e) for e in shared_hardware],
-        stacks=list(pset.stacks.values()), version=pset.version)
-    return _entries(base, paths, cache)
-
-
-def _entries(base: ProfileSet, paths, cache: str | Path | None) -> list:
-    """Fitted generation entries (:func:`stack_entries`): the chips keep ``base``'s hardware factors
-    (physics first: these rows move only software); each stack's factors at the profiles' precision
+    Software factors only (physics first): the chips keep the hardware factors of ``shared_hardware``
+    (the shared stage's entries, :mod:`genz.calibrate.baseline`) or else ``pset``'s; like every
+    software factor, the generations are fitted with the shared stage's chips, so a new measurement
+    file does not move them. Each stack's factors are stored at the profiles' precision
     (:func:`genz.perf.profiles.round_sig`), labelled ``measured (n serving rows, stackfit)``.
 
     ``cache``: a JSON file holding the last fit by the content of what it depends on (the serving
     files, the hardware and stack factors it starts from, the code): the same inputs read it back."""
     from ..catalog.files import atomic_write_text, code_fingerprint, read_table
+    from ..perf.profiles import HardwareEntry
 
+    base = pset if not shared_hardware else ProfileSet(
+        [], source=pset.source, hardware=[HardwareEntry.from_json(e) for e in shared_hardware],
+        stacks=list(pset.stacks.values()), version=pset.version)
     files = sorted(str(p) for p in paths)
     if not files:
         return []
@@ -269,21 +257,15 @@ def _entries(base: ProfileSet, paths, cache: str | Path | None) -> list:
 
 
 def with_entries(pset: ProfileSet, entries: list) -> ProfileSet:
-    """``pset`` with these stack entries (JSON) in place of its own entries for them."""
+    """``pset`` with these stack entries (JSON, :func:`stack_entries`) in place of its own entries for them."""
     from ..perf.profiles import StackEntry
 
-    return _with_entries(pset, [StackEntry.from_json(dict(e)) for e in entries])
+    stacks = {**pset.stacks, **{e.stack: e for e in (StackEntry.from_json(dict(x)) for x in entries)}}
+    return ProfileSet(list(pset.profiles), source=pset.source, hardware=list(pset.hardware.values()),
+                      stacks=list(stacks.values()), version=pset.version)
 
 
 def add_stacks(pset: ProfileSet, fit: dict[str, StackFactors], rows: ServingRows) -> ProfileSet:
     """``pset`` with the fitted stacks of ``fit`` (:func:`fit_all`) in place of its own entries for
     them, their factors stored at the profiles' precision (:func:`genz.perf.profiles.round_sig`)."""
-    from ..perf.profiles import StackEntry
-
-    return _with_entries(pset, [StackEntry.from_json(e) for e in stack_entries(fit, rows)])
-
-
-def _with_entries(pset: ProfileSet, entries: list) -> ProfileSet:
-    stacks = {**pset.stacks, **{e.stack: e for e in entries}}
-    return ProfileSet(list(pset.profiles), source=pset.source, hardware=list(pset.hardware.values()),
-                      stacks=list(stacks.values()), version=pset.version)
+    return with_entries(pset, stack_entries(fit, rows))
